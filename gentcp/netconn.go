@@ -1,0 +1,359 @@
+package gentcp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The Go adapter: net.Conn and net.Listener over gentcp sockets, so Go's
+// own ecosystem (net/http, gRPC, ...) runs over the stack. It uses Go's
+// words and Go's error shapes: *net.OpError wrapping a Reason, io.EOF when
+// the peer closed, net.ErrClosed after a local Close, and deadline errors
+// that match os.ErrDeadlineExceeded. Deadlines run on the stack's clock.
+
+// adapterOpts are the options of adapter sockets: passive binary bytes,
+// a large read chunk, and exit_on_close false so CloseWrite and CloseRead
+// are true half-closes.
+var adapterOpts = []Option{Binary, Active(false), PacketRaw, Buffer(64 << 10),
+	ExitOnClose(false), Nodelay(true), HighWatermark(1 << 20), LowWatermark(512 << 10)}
+
+// Dial connects to address ("host:port") over network "tcp", "tcp4" or
+// "tcp6" and returns a net.Conn.
+func (n *Node) Dial(network, address string) (net.Conn, error) {
+	return n.DialContext(context.Background(), network, address)
+}
+
+// DialContext is Dial with a context.
+func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	host, port, family, err := splitNet(network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	p := n.NewProcess()
+	opts := append([]Option{}, adapterOpts...)
+	if family != "" {
+		opts = append(opts, Option{"family", family})
+	}
+	s, err := p.ConnectContext(ctx, host, port, Infinity, opts...)
+	if err != nil {
+		p.Exit()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	return newConn(p, s), nil
+}
+
+// Listen opens a listener on address (":port" or "ip:port") over network
+// "tcp", "tcp4" or "tcp6"; backlog is 128 as Go programs expect a
+// generous one.
+func (n *Node) Listen(network, address string) (net.Listener, error) {
+	host, port, family, err := splitNet(network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	opts := append([]Option{Backlog(128), Reuseaddr(true)}, adapterOpts...)
+	if host != "" {
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+		}
+		opts = append(opts, IP(a))
+	} else if family == "inet6" {
+		opts = append(opts, Inet6)
+	}
+	p := n.NewProcess()
+	s, err := p.Listen(port, opts...)
+	if err != nil {
+		p.Exit()
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	l := &Listener{p: p, s: s}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l, nil
+}
+
+func splitNet(network, address string) (host string, port int, family string, err error) {
+	switch network {
+	case "tcp":
+	case "tcp4":
+		family = "inet"
+	case "tcp6":
+		family = "inet6"
+	default:
+		return "", 0, "", net.UnknownNetworkError(network)
+	}
+	h, ps, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", 0, "", err
+	}
+	port, err = strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, "", &net.AddrError{Err: "invalid port", Addr: address}
+	}
+	return h, port, family, nil
+}
+
+// Listener is a net.Listener over a gentcp listen socket.
+type Listener struct {
+	p      *Process
+	s      *Socket
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Accept waits for the next connection.
+func (l *Listener) Accept() (net.Conn, error) {
+	p := l.p.node.NewProcess()
+	s, err := p.AcceptContext(l.ctx, l.s, Infinity)
+	if err != nil {
+		p.Exit()
+		if err == Closed || l.ctx.Err() != nil {
+			err = net.ErrClosed
+		}
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: err}
+	}
+	return newConn(p, s), nil
+}
+
+// Close closes the listener; a blocked Accept returns net.ErrClosed.
+func (l *Listener) Close() error {
+	l.cancel()
+	l.s.Close()
+	l.p.Exit()
+	return nil
+}
+
+// Addr returns the listen address.
+func (l *Listener) Addr() net.Addr {
+	a, _ := l.s.Sockname()
+	return net.TCPAddrFromAddrPort(a)
+}
+
+// Socket returns the gentcp socket under the listener.
+func (l *Listener) Socket() *Socket { return l.s }
+
+// Conn is a net.Conn over a gentcp socket. It adds what net.Conn promises
+// and gen_tcp lacks: Read into a caller's buffer, concurrent Reads and
+// Writes, and deadlines that change while a call waits.
+type Conn struct {
+	p *Process
+	s *Socket
+
+	rmu  sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
+	rest []byte     // bytes received but not yet read
+	wmu  sync.Mutex
+
+	dmu           sync.Mutex
+	readDeadline  time.Time
+	writeDeadline time.Time
+	readCancel    context.CancelFunc
+	writeCancel   context.CancelFunc
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newConn(p *Process, s *Socket) *Conn {
+	return &Conn{p: p, s: s, closed: make(chan struct{})}
+}
+
+// Socket returns the gentcp socket under the conn.
+func (c *Conn) Socket() *Socket { return c.s }
+
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Read reads up to len(b) bytes.
+func (c *Conn) Read(b []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.isClosed() {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	if len(c.rest) > 0 {
+		n := copy(b, c.rest)
+		c.rest = c.rest[n:]
+		return n, nil
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		ctx, timeout, cancel, err := c.deadlineCtx(true)
+		if err != nil {
+			return 0, c.opErr("read", err)
+		}
+		d, err := c.s.RecvContext(ctx, 0, timeout)
+		cancel()
+		if err == context.Canceled && !c.isClosed() {
+			continue // the deadline changed: start again with the new one
+		}
+		if err != nil {
+			switch {
+			case c.isClosed():
+				return 0, c.opErr("read", net.ErrClosed)
+			case err == Closed || err == Enotconn:
+				return 0, io.EOF
+			}
+			return 0, c.opErr("read", err)
+		}
+		n := copy(b, d.Bytes)
+		c.rest = d.Bytes[n:]
+		return n, nil
+	}
+}
+
+// Write writes b; it returns when the stack or gentcp's queue has taken it.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.isClosed() {
+		return 0, c.opErr("write", net.ErrClosed)
+	}
+	for {
+		ctx, _, cancel, err := c.deadlineCtx(false)
+		if err != nil {
+			return 0, c.opErr("write", err)
+		}
+		err = c.s.SendContext(ctx, b)
+		cancel()
+		if err == nil {
+			return len(b), nil
+		}
+		if err == context.Canceled && !c.isClosed() {
+			// The deadline changed while the queue was busy; the data is
+			// queued already.
+			return len(b), nil
+		}
+		if c.isClosed() {
+			return 0, c.opErr("write", net.ErrClosed)
+		}
+		if err == Timeout {
+			return 0, c.opErr("write", err)
+		}
+		return 0, c.opErr("write", err)
+	}
+}
+
+// deadlineCtx returns a context cancelled when the deadline changes or the
+// conn closes, and the timeout left until the deadline on the stack clock.
+func (c *Conn) deadlineCtx(read bool) (context.Context, time.Duration, context.CancelFunc, error) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	dl := c.writeDeadline
+	if read {
+		dl, c.readCancel = c.readDeadline, cancel
+	} else {
+		c.writeCancel = cancel
+	}
+	if dl.IsZero() {
+		return ctx, Infinity, cancel, nil
+	}
+	left := dl.Sub(c.s.node.st.Clock().Now())
+	if left <= 0 {
+		cancel()
+		return nil, 0, nil, Timeout
+	}
+	return ctx, left, cancel, nil
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// Close closes the conn; blocked Reads and Writes return net.ErrClosed.
+func (c *Conn) Close() error {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		close(c.closed)
+	})
+	if !first {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.s.Close()
+	c.p.Exit()
+	return nil
+}
+
+// CloseWrite shuts down the writing side (the peer reads EOF).
+func (c *Conn) CloseWrite() error {
+	if c.isClosed() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	if err := c.s.Shutdown(ShutdownWrite); err != nil && !errors.Is(err, Enotconn) {
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+// CloseRead shuts down the reading side.
+func (c *Conn) CloseRead() error {
+	if c.isClosed() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	if err := c.s.Shutdown(ShutdownRead); err != nil {
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr {
+	a, _ := c.s.Sockname()
+	return net.TCPAddrFromAddrPort(a)
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr {
+	a, _ := c.s.Peername()
+	return net.TCPAddrFromAddrPort(a)
+}
+
+// SetDeadline sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline, in the stack clock's time; it
+// applies to a Read already waiting. The zero time means none.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.readDeadline = t
+	if c.readCancel != nil {
+		c.readCancel()
+	}
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline, as SetReadDeadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.writeDeadline = t
+	if c.writeCancel != nil {
+		c.writeCancel()
+	}
+	return nil
+}

@@ -1,0 +1,614 @@
+package gentcp
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Option is one gen_tcp option, as an Erlang user writes it in a list:
+// binary, {packet,4}, {active,once}. Build options with the constructors
+// below (Binary, Packet(4), ActiveOnce) or parse them from Erlang syntax
+// with ParseOptions; Getopts returns them in the same form.
+//
+// All option handling lives in this file, after OTP's inet.erl: an
+// allow-list per operation, the defaults first, the caller's options folded
+// left to right into one resolved set (later entries win) at creation, and
+// first-wins atomic application in Setopts.
+type Option struct {
+	// Name is the option's Erlang name: "packet", "active", "mode", ...
+	// The bare atoms binary and list are {mode,binary} and {mode,list};
+	// inet and inet6 are {family,inet} and {family,inet6}.
+	Name string
+	// Value is the option's value: bool, int, an atom as string
+	// ("once", "line", "raw", "infinity", "binary", "port", ...),
+	// netip.Addr for ip, Linger for linger, Endpoint for fd.
+	Value any
+}
+
+// Linger is the value of the linger option: {linger,{Enabled,Seconds}}.
+type Linger struct {
+	Enabled bool
+	Seconds int
+}
+
+// Endpoint is the value of the fd option: a netstack TCP endpoint made
+// elsewhere (for example by netstack's TCP forwarder) and its waiter
+// queue, adopted by Connect (an already connected endpoint) or Listen (an
+// already listening one).
+type Endpoint struct {
+	EP tcpip.Endpoint
+	WQ *waiter.Queue
+}
+
+// The options without arguments.
+var (
+	Binary = Option{"mode", "binary"}
+	List   = Option{"mode", "list"}
+	Inet   = Option{"family", "inet"}
+	Inet6  = Option{"family", "inet6"}
+	// ActiveOnce is {active,once}.
+	ActiveOnce = Option{"active", "once"}
+	// PacketRaw is {packet,raw}, the same as {packet,0}.
+	PacketRaw = Option{"packet", 0}
+	// PacketLine is {packet,line}.
+	PacketLine = Option{"packet", "line"}
+	// DeliverPort and DeliverTerm choose the data message shape.
+	DeliverPort = Option{"deliver", "port"}
+	DeliverTerm = Option{"deliver", "term"}
+)
+
+// Infinity is the timeout that never expires, OTP's infinity.
+const Infinity time.Duration = math.MaxInt64
+
+// Constructors for options with a value. Each is named after the option.
+func Mode(binary bool) Option {
+	if binary {
+		return Binary
+	}
+	return List
+}
+func Active(on bool) Option                         { return Option{"active", on} }
+func ActiveN(n int) Option                          { return Option{"active", n} }
+func Packet(n int) Option                           { return Option{"packet", n} }
+func PacketSize(n int) Option                       { return Option{"packet_size", n} }
+func Header(n int) Option                           { return Option{"header", n} }
+func LineDelimiter(c byte) Option                   { return Option{"line_delimiter", int(c)} }
+func Backlog(n int) Option                          { return Option{"backlog", n} }
+func IP(a netip.Addr) Option                        { return Option{"ip", a} }
+func Port(p int) Option                             { return Option{"port", p} }
+func FD(ep tcpip.Endpoint, wq *waiter.Queue) Option { return Option{"fd", Endpoint{ep, wq}} }
+func ExitOnClose(on bool) Option                    { return Option{"exit_on_close", on} }
+func ShowEconnreset(on bool) Option                 { return Option{"show_econnreset", on} }
+func Buffer(n int) Option                           { return Option{"buffer", n} }
+func Recbuf(n int) Option                           { return Option{"recbuf", n} }
+func Sndbuf(n int) Option                           { return Option{"sndbuf", n} }
+func Nodelay(on bool) Option                        { return Option{"nodelay", on} }
+func Keepalive(on bool) Option                      { return Option{"keepalive", on} }
+func Reuseaddr(on bool) Option                      { return Option{"reuseaddr", on} }
+func LingerOpt(on bool, s int) Option               { return Option{"linger", Linger{on, s}} }
+func SendTimeoutClose(on bool) Option               { return Option{"send_timeout_close", on} }
+func HighWatermark(n int) Option                    { return Option{"high_watermark", n} }
+func LowWatermark(n int) Option                     { return Option{"low_watermark", n} }
+func HighMsgqWatermark(n int) Option                { return Option{"high_msgq_watermark", n} }
+func LowMsgqWatermark(n int) Option                 { return Option{"low_msgq_watermark", n} }
+func DelaySend(on bool) Option                      { return Option{"delay_send", on} }
+func Priority(n int) Option                         { return Option{"priority", n} }
+func Tos(n int) Option                              { return Option{"tos", n} }
+
+// SendTimeout is {send_timeout,T}; Infinity (or any negative duration
+// given by a Go caller) means infinity. OTP counts in milliseconds.
+func SendTimeout(d time.Duration) Option {
+	if d == Infinity {
+		return Option{"send_timeout", "infinity"}
+	}
+	return Option{"send_timeout", int(d / time.Millisecond)}
+}
+
+// String returns the option in Erlang syntax, as getopts would print it.
+func (o Option) String() string {
+	switch o.Name {
+	case "mode", "family":
+		if s, ok := o.Value.(string); ok {
+			return s
+		}
+	}
+	return "{" + o.Name + "," + formatValue(o.Value) + "}"
+}
+
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case bool:
+		return strconv.FormatBool(v)
+	case int:
+		return strconv.Itoa(v)
+	case string:
+		return v
+	case netip.Addr:
+		b := v.AsSlice()
+		s := "{"
+		if v.Is4() {
+			for i, x := range b {
+				if i > 0 {
+					s += ","
+				}
+				s += strconv.Itoa(int(x))
+			}
+		} else {
+			for i := 0; i < 16; i += 2 {
+				if i > 0 {
+					s += ","
+				}
+				s += strconv.Itoa(int(b[i])<<8 | int(b[i+1]))
+			}
+		}
+		return s + "}"
+	case Linger:
+		return "{" + strconv.FormatBool(v.Enabled) + "," + strconv.Itoa(v.Seconds) + "}"
+	case Endpoint:
+		return "#Endpoint<>"
+	}
+	return fmt.Sprint(v)
+}
+
+// packetType is the {packet,_} setting.
+type packetType int
+
+const (
+	packetRaw  packetType = 0
+	packet1    packetType = 1
+	packet2    packetType = 2
+	packet4    packetType = 4
+	packetLine packetType = -1
+)
+
+// activeKind is the {active,_} setting.
+type activeKind int
+
+const (
+	activeFalse activeKind = iota
+	activeTrue
+	activeOnce
+	activeN
+)
+
+// sockOpts is the resolved option set of one socket. Its zero value is not
+// meaningful; start from defaultOpts.
+type sockOpts struct {
+	binary           bool
+	active           activeKind
+	activeCount      int // remaining count for activeN
+	packet           packetType
+	packetSize       int
+	header           int
+	lineDelimiter    byte
+	backlog          int
+	ip               netip.Addr
+	port             int
+	fd               *Endpoint
+	family           string // "", "inet", "inet6"
+	exitOnClose      bool
+	showEconnreset   bool
+	buffer           int
+	bufferSet        bool // buffer was given explicitly, so recbuf does not raise it
+	recbuf, sndbuf   int  // 0: not set, netstack's value is reported
+	nodelay          bool
+	keepalive        bool
+	reuseaddr        bool
+	linger           Linger
+	sendTimeout      time.Duration // Infinity when none
+	sendTimeoutClose bool
+	highWatermark    int
+	lowWatermark     int
+	highMsgqWM       int
+	lowMsgqWM        int
+	delaySend        bool
+	deliverPort      bool
+	priority, tos    int
+}
+
+// defaultOpts are OTP 25's defaults (reference §2).
+func defaultOpts() sockOpts {
+	return sockOpts{
+		active:        activeTrue,
+		lineDelimiter: '\n',
+		backlog:       5,
+		exitOnClose:   true,
+		buffer:        1460,
+		sendTimeout:   Infinity,
+		highWatermark: 8192,
+		lowWatermark:  4096,
+		highMsgqWM:    8192,
+		lowMsgqWM:     4096,
+	}
+}
+
+// operation says which call an option list is for; each has its own
+// allow-list, as inet.erl's connect_options/listen_options/setopts do.
+type operation int
+
+const (
+	opConnect operation = iota
+	opListen
+	opSetopts
+)
+
+// socketOptionNames are accepted by connect, listen and setopts alike.
+var socketOptionNames = []string{
+	"mode", "active", "packet", "packet_size", "header", "exit_on_close",
+	"show_econnreset", "buffer", "recbuf", "sndbuf", "nodelay", "keepalive",
+	"reuseaddr", "linger", "send_timeout", "send_timeout_close",
+	"high_watermark", "low_watermark", "high_msgq_watermark",
+	"low_msgq_watermark", "delay_send", "deliver", "priority", "tos",
+}
+
+func allowed(op operation, name string) bool {
+	if slices.Contains(socketOptionNames, name) {
+		return true
+	}
+	switch name {
+	case "ip", "port", "fd", "family":
+		return op != opSetopts
+	case "backlog":
+		return op == opListen
+	case "line_delimiter":
+		// Rejected by listen, accepted by connect and setopts (§3
+		// line_delimiter_option_quirks).
+		return op != opListen
+	}
+	return false
+}
+
+// bad builds the error for a bad option: badarg at creation, einval from
+// setopts, as OTP does.
+func bad(op operation, o Option, msg string) error {
+	r := BadArg
+	if op == opSetopts {
+		r = Einval
+	}
+	return &OptionError{Option: o.String(), Msg: msg, Reason: r}
+}
+
+// check validates one option for op without applying it.
+func check(op operation, o Option) error {
+	if !allowed(op, o.Name) {
+		return bad(op, o, "not allowed here")
+	}
+	var scratch sockOpts = defaultOpts()
+	return scratch.set(op, o)
+}
+
+func asBool(v any) (bool, bool) {
+	b, ok := v.(bool)
+	return b, ok
+}
+
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	}
+	return 0, false
+}
+
+// set applies one option to o. It is the single place that knows each
+// option's type and range.
+func (o *sockOpts) set(op operation, opt Option) error {
+	v := opt.Value
+	boolOpt := func(dst *bool) error {
+		b, ok := asBool(v)
+		if !ok {
+			return bad(op, opt, "want true or false")
+		}
+		*dst = b
+		return nil
+	}
+	intOpt := func(dst *int, min int) error {
+		n, ok := asInt(v)
+		if !ok || n < min {
+			return bad(op, opt, fmt.Sprintf("want an integer >= %d", min))
+		}
+		*dst = n
+		return nil
+	}
+	switch opt.Name {
+	case "mode":
+		switch v {
+		case "binary":
+			o.binary = true
+		case "list":
+			o.binary = false
+		default:
+			return bad(op, opt, "want binary or list")
+		}
+	case "active":
+		// The counter arithmetic of {active,N} needs the socket; here only
+		// the value is checked and stored for creation.
+		switch v {
+		case true:
+			o.active, o.activeCount = activeTrue, 0
+		case false:
+			o.active, o.activeCount = activeFalse, 0
+		case "once":
+			o.active, o.activeCount = activeOnce, 0
+		default:
+			n, ok := asInt(v)
+			if !ok || n < -32768 || n > 32767 {
+				return bad(op, opt, "want true, false, once or -32768..32767")
+			}
+			c := n
+			if o.active == activeN {
+				c += o.activeCount
+			}
+			if c > 32767 {
+				return bad(op, opt, "active count above 32767")
+			}
+			if c <= 0 {
+				o.active, o.activeCount = activeFalse, 0
+			} else {
+				o.active, o.activeCount = activeN, c
+			}
+		}
+	case "packet":
+		switch v {
+		case 0, "raw":
+			o.packet = packetRaw
+		case 1:
+			o.packet = packet1
+		case 2:
+			o.packet = packet2
+		case 4:
+			o.packet = packet4
+		case "line":
+			o.packet = packetLine
+		default:
+			return bad(op, opt, "want 0, raw, 1, 2, 4 or line")
+		}
+	case "packet_size":
+		return intOpt(&o.packetSize, 0)
+	case "header":
+		return intOpt(&o.header, 0)
+	case "line_delimiter":
+		n, ok := asInt(v)
+		if !ok || n < 0 || n > 256 {
+			return bad(op, opt, "want a character")
+		}
+		// OTP accepts 256 and keeps the low byte.
+		o.lineDelimiter = byte(n)
+	case "backlog":
+		n, ok := asInt(v)
+		if !ok {
+			return bad(op, opt, "want an integer")
+		}
+		o.backlog = n
+	case "ip":
+		a, ok := v.(netip.Addr)
+		if !ok || !a.IsValid() {
+			return bad(op, opt, "want an IP address")
+		}
+		o.ip = a.Unmap()
+	case "port":
+		n, ok := asInt(v)
+		if !ok || n < 0 || n > 65535 {
+			return bad(op, opt, "want 0..65535")
+		}
+		o.port = n
+	case "fd":
+		e, ok := v.(Endpoint)
+		if !ok || e.EP == nil || e.WQ == nil {
+			return bad(op, opt, "want a netstack endpoint and its waiter queue")
+		}
+		o.fd = &e
+	case "family":
+		if v != "inet" && v != "inet6" {
+			return bad(op, opt, "want inet or inet6")
+		}
+		o.family = v.(string)
+	case "exit_on_close":
+		return boolOpt(&o.exitOnClose)
+	case "show_econnreset":
+		return boolOpt(&o.showEconnreset)
+	case "buffer":
+		n, ok := asInt(v)
+		if !ok {
+			return bad(op, opt, "want an integer")
+		}
+		// OTP accepts {buffer,-1} and makes it 1 (§3).
+		o.buffer, o.bufferSet = max(n, 1), true
+	case "recbuf":
+		if err := intOpt(&o.recbuf, 1); err != nil {
+			return err
+		}
+		// Setting recbuf raises buffer to it unless buffer was set
+		// explicitly (§3 recbuf_sets_buffer).
+		if !o.bufferSet && o.recbuf > o.buffer {
+			o.buffer = o.recbuf
+		}
+	case "sndbuf":
+		return intOpt(&o.sndbuf, 1)
+	case "nodelay":
+		return boolOpt(&o.nodelay)
+	case "keepalive":
+		return boolOpt(&o.keepalive)
+	case "reuseaddr":
+		return boolOpt(&o.reuseaddr)
+	case "delay_send":
+		return boolOpt(&o.delaySend)
+	case "send_timeout_close":
+		return boolOpt(&o.sendTimeoutClose)
+	case "linger":
+		l, ok := v.(Linger)
+		if !ok {
+			return bad(op, opt, "want {Bool,Seconds}")
+		}
+		o.linger = l
+	case "send_timeout":
+		if v == "infinity" {
+			o.sendTimeout = Infinity
+			return nil
+		}
+		n, ok := asInt(v)
+		if !ok || n < 0 {
+			return bad(op, opt, "want milliseconds or infinity")
+		}
+		o.sendTimeout = time.Duration(n) * time.Millisecond
+	case "high_watermark":
+		if err := intOpt(&o.highWatermark, 0); err != nil {
+			return err
+		}
+		// §3 watermark_setopts_adjust: high below low lowers low.
+		o.lowWatermark = min(o.lowWatermark, o.highWatermark)
+	case "low_watermark":
+		if err := intOpt(&o.lowWatermark, 0); err != nil {
+			return err
+		}
+		o.highWatermark = max(o.highWatermark, o.lowWatermark)
+	case "high_msgq_watermark":
+		if err := intOpt(&o.highMsgqWM, 1); err != nil {
+			return err
+		}
+		o.lowMsgqWM = min(o.lowMsgqWM, o.highMsgqWM)
+	case "low_msgq_watermark":
+		if err := intOpt(&o.lowMsgqWM, 1); err != nil {
+			return err
+		}
+		o.highMsgqWM = max(o.highMsgqWM, o.lowMsgqWM)
+	case "deliver":
+		switch v {
+		case "port":
+			o.deliverPort = true
+		case "term":
+			o.deliverPort = false
+		default:
+			return bad(op, opt, "want port or term")
+		}
+	case "priority":
+		return intOpt(&o.priority, 0)
+	case "tos":
+		return intOpt(&o.tos, 0)
+	default:
+		return bad(op, opt, "unknown option")
+	}
+	return nil
+}
+
+// resolve folds the defaults from the node's environment and then the
+// caller's options, left to right, into one option set: later entries win,
+// as in inet.erl's connect_options/listen_options. Any active in the
+// environment defaults is ignored (OTP keeps active true there), and a
+// backlog in the listen defaults makes every listen fail with einval.
+func resolve(op operation, env, user []Option) (sockOpts, error) {
+	o := defaultOpts()
+	for _, opt := range env {
+		if opt.Name == "active" {
+			continue
+		}
+		if op == opListen && opt.Name == "backlog" {
+			return o, Einval
+		}
+		if !allowed(op, opt.Name) {
+			return o, bad(op, opt, "not allowed here")
+		}
+		if err := o.set(op, opt); err != nil {
+			return o, err
+		}
+	}
+	for _, opt := range user {
+		if !allowed(op, opt.Name) {
+			return o, bad(op, opt, "not allowed here")
+		}
+		if err := o.set(op, opt); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// gettable reports whether getopts knows name; backlog and line_delimiter
+// are settable but never gettable in OTP (§3).
+func gettable(name string) bool {
+	return slices.Contains(socketOptionNames, name)
+}
+
+// get returns one option's current value as getopts shows it.
+func (o *sockOpts) get(name string) Option {
+	switch name {
+	case "mode":
+		if o.binary {
+			return Option{"mode", "binary"}
+		}
+		return Option{"mode", "list"}
+	case "active":
+		switch o.active {
+		case activeTrue:
+			return Option{"active", true}
+		case activeOnce:
+			return Option{"active", "once"}
+		case activeN:
+			return Option{"active", o.activeCount}
+		}
+		return Option{"active", false}
+	case "packet":
+		if o.packet == packetLine {
+			return Option{"packet", "line"}
+		}
+		return Option{"packet", int(o.packet)}
+	case "packet_size":
+		return Option{name, o.packetSize}
+	case "header":
+		return Option{name, o.header}
+	case "exit_on_close":
+		return Option{name, o.exitOnClose}
+	case "show_econnreset":
+		return Option{name, o.showEconnreset}
+	case "buffer":
+		return Option{name, o.buffer}
+	case "recbuf":
+		return Option{name, o.recbuf}
+	case "sndbuf":
+		return Option{name, o.sndbuf}
+	case "nodelay":
+		return Option{name, o.nodelay}
+	case "keepalive":
+		return Option{name, o.keepalive}
+	case "reuseaddr":
+		return Option{name, o.reuseaddr}
+	case "linger":
+		return Option{name, o.linger}
+	case "send_timeout":
+		if o.sendTimeout == Infinity {
+			return Option{name, "infinity"}
+		}
+		return Option{name, int(o.sendTimeout / time.Millisecond)}
+	case "send_timeout_close":
+		return Option{name, o.sendTimeoutClose}
+	case "high_watermark":
+		return Option{name, o.highWatermark}
+	case "low_watermark":
+		return Option{name, o.lowWatermark}
+	case "high_msgq_watermark":
+		return Option{name, o.highMsgqWM}
+	case "low_msgq_watermark":
+		return Option{name, o.lowMsgqWM}
+	case "delay_send":
+		return Option{name, o.delaySend}
+	case "deliver":
+		if o.deliverPort {
+			return Option{name, "port"}
+		}
+		return Option{name, "term"}
+	case "priority":
+		return Option{name, o.priority}
+	case "tos":
+		return Option{name, o.tos}
+	}
+	return Option{name, nil}
+}

@@ -1,0 +1,327 @@
+package gentcp
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/usertcp/usertcp/stack"
+)
+
+// Node is the gen_tcp side of one stack: what an Erlang node's kernel
+// application is to its sockets. It holds the default options for connect
+// and listen (OTP's inet_default_connect_options and
+// inet_default_listen_options) and the processes that own sockets.
+type Node struct {
+	st *stack.Stack
+
+	mu             sync.Mutex
+	connectDefault []Option
+	listenDefault  []Option
+
+	nextID atomic.Uint64
+}
+
+// NewNode returns the gen_tcp side of st.
+func NewNode(st *stack.Stack) *Node {
+	return &Node{st: st}
+}
+
+// Stack returns the stack the node's sockets live on.
+func (n *Node) Stack() *stack.Stack { return n.st }
+
+// SetDefaults sets the options every later connect and listen starts from,
+// as application:set_env(kernel, inet_default_connect_options, ...) does:
+// the caller's options override them, any active in them is ignored, and a
+// backlog in the listen defaults makes every listen fail with einval. Each
+// option is validated; nothing changes if one is bad.
+func (n *Node) SetDefaults(connect, listen []Option) error {
+	for _, o := range connect {
+		if o.Name != "active" {
+			if err := check(opConnect, o); err != nil {
+				return err
+			}
+		}
+	}
+	for _, o := range listen {
+		if o.Name != "active" && o.Name != "backlog" {
+			if err := check(opListen, o); err != nil {
+				return err
+			}
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.connectDefault = append([]Option(nil), connect...)
+	n.listenDefault = append([]Option(nil), listen...)
+	return nil
+}
+
+func (n *Node) defaults(op operation) []Option {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if op == opListen {
+		return n.listenDefault
+	}
+	return n.connectDefault
+}
+
+// Message is anything in a process's mailbox: the socket messages below,
+// or whatever another goroutine sent with Process.Send.
+type Message any
+
+// TCP is {tcp,Socket,Data}: data received by an active socket.
+type TCP struct {
+	Socket *Socket
+	Data   Data
+}
+
+// PortData is {Socket,{data,Data}}: the data message of a socket with
+// {deliver,port}.
+type PortData struct {
+	Socket *Socket
+	Data   Data
+}
+
+// TCPClosed is {tcp_closed,Socket}: the peer closed an active socket.
+type TCPClosed struct{ Socket *Socket }
+
+// TCPError is {tcp_error,Socket,Reason}.
+type TCPError struct {
+	Socket *Socket
+	Reason Reason
+}
+
+// TCPPassive is {tcp_passive,Socket}: an {active,N} count reached zero.
+type TCPPassive struct{ Socket *Socket }
+
+// Process is a Go stand-in for an Erlang process: an identity that owns
+// sockets and a mailbox that receives their messages. The goroutine that
+// uses a Process acts as that process; a Process must not be used by two
+// goroutines as if they were one.
+//
+// When a process exits (Exit, or the function given to Spawn returns), the
+// sockets it owns are closed and their peers see it, as in OTP.
+type Process struct {
+	node *Node
+	id   uint64
+
+	mu      sync.Mutex
+	queue   []Message
+	arrived chan struct{} // closed and replaced when a message arrives
+	exited  bool
+	done    chan struct{}
+	owned   map[*Socket]struct{}
+
+	chanOnce sync.Once
+	ch       chan Message
+}
+
+// NewProcess returns a new process on the node. Call Exit when done with
+// it.
+func (n *Node) NewProcess() *Process {
+	return &Process{
+		node:    n,
+		id:      n.nextID.Add(1),
+		arrived: make(chan struct{}),
+		done:    make(chan struct{}),
+		owned:   map[*Socket]struct{}{},
+	}
+}
+
+// Spawn runs f as a new process on its own goroutine; the process exits
+// when f returns (or panics; the panic is not recovered).
+func (n *Node) Spawn(f func(p *Process)) *Process {
+	p := n.NewProcess()
+	go func() {
+		defer p.Exit()
+		f(p)
+	}()
+	return p
+}
+
+// String returns a pid-like name, <0.ID.0>.
+func (p *Process) String() string { return "<0." + strconv.FormatUint(p.id, 10) + ".0>" }
+
+// Node returns the node the process runs on.
+func (p *Process) Node() *Node { return p.node }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Alive reports whether the process has not exited.
+func (p *Process) Alive() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.exited
+}
+
+// Exit ends the process: every socket it owns is closed, as when an Erlang
+// process exits and its ports close. Exit is idempotent.
+func (p *Process) Exit() {
+	p.mu.Lock()
+	if p.exited {
+		p.mu.Unlock()
+		return
+	}
+	p.exited = true
+	owned := make([]*Socket, 0, len(p.owned))
+	for s := range p.owned {
+		owned = append(owned, s)
+	}
+	p.owned = nil
+	close(p.done)
+	p.mu.Unlock()
+	for _, s := range owned {
+		s.closeByOwnerExit()
+	}
+}
+
+// Send puts m in the process's mailbox. Messages to an exited process are
+// dropped, as in Erlang.
+func (p *Process) Send(m Message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return
+	}
+	p.queue = append(p.queue, m)
+	close(p.arrived)
+	p.arrived = make(chan struct{})
+}
+
+// Receive takes the oldest message, waiting up to timeout on the stack's
+// clock (Infinity waits forever, 0 polls). It returns Timeout if none came.
+func (p *Process) Receive(timeout time.Duration) (Message, error) {
+	return p.ReceiveContext(context.Background(), timeout)
+}
+
+// ReceiveContext is Receive that also stops when ctx is done.
+func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Message, error) {
+	w := p.node.startWait(ctx, timeout)
+	defer w.stop()
+	for {
+		p.mu.Lock()
+		if len(p.queue) > 0 {
+			m := p.queue[0]
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			p.mu.Unlock()
+			return m, nil
+		}
+		arrived := p.arrived
+		p.mu.Unlock()
+		if err := w.block(arrived, p.done); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Mailbox returns a channel that yields the process's messages in order,
+// for use in select. A goroutine feeds it from the first call until the
+// process exits. A message is taken out of the mailbox only when the
+// channel delivers it, so ControllingProcess still moves socket messages
+// that nobody has received.
+func (p *Process) Mailbox() <-chan Message {
+	p.chanOnce.Do(func() {
+		p.ch = make(chan Message)
+		go p.feed()
+	})
+	return p.ch
+}
+
+func (p *Process) feed() {
+	for {
+		p.mu.Lock()
+		if p.exited {
+			p.mu.Unlock()
+			return
+		}
+		if len(p.queue) == 0 {
+			arrived := p.arrived
+			p.mu.Unlock()
+			select {
+			case <-arrived:
+			case <-p.done:
+				return
+			}
+			continue
+		}
+		m := p.queue[0]
+		arrived := p.arrived
+		p.mu.Unlock()
+		select {
+		case p.ch <- m:
+			p.mu.Lock()
+			// Remove m unless the queue changed under us (a move by
+			// ControllingProcess): then look again.
+			if len(p.queue) > 0 && sameMessage(p.queue[0], m) {
+				p.queue[0] = nil
+				p.queue = p.queue[1:]
+			}
+			p.mu.Unlock()
+		case <-arrived:
+			// New messages, or the queue was rearranged: offer the head
+			// again.
+		case <-p.done:
+			return
+		}
+	}
+}
+
+func sameMessage(a, b Message) bool {
+	defer func() { _ = recover() }() // uncomparable user messages
+	return a == b
+}
+
+// Flush removes every message from the mailbox and returns them.
+func (p *Process) Flush() []Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.queue
+	p.queue = nil
+	return q
+}
+
+// take removes the messages that match from the mailbox, keeping the order
+// of the rest, and returns them in order.
+func (p *Process) take(match func(Message) bool) []Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Message
+	keep := p.queue[:0]
+	for _, m := range p.queue {
+		if match(m) {
+			out = append(out, m)
+		} else {
+			keep = append(keep, m)
+		}
+	}
+	for i := len(keep); i < len(p.queue); i++ {
+		p.queue[i] = nil
+	}
+	p.queue = keep
+	if len(out) > 0 {
+		close(p.arrived)
+		p.arrived = make(chan struct{})
+	}
+	return out
+}
+
+func (p *Process) adoptSocket(s *Socket) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return false
+	}
+	p.owned[s] = struct{}{}
+	return true
+}
+
+func (p *Process) disown(s *Socket) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.owned, s)
+}

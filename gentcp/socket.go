@@ -1,0 +1,1438 @@
+package gentcp
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Socket is a gen_tcp socket: a listen socket (from Listen) or a connected
+// one (from Connect or Accept). Its methods may be called from any
+// goroutine; calls that OTP restricts to the owner (ControllingProcess)
+// take the calling Process.
+//
+// A socket is a state machine on top of a netstack endpoint. The endpoint
+// does TCP; the socket owns what OTP's inet driver adds and netstack lacks:
+// the receive buffer and its packet framing, the user-level send queue with
+// its watermarks, the one-shot reporting of a close or reset, exit_on_close,
+// active delivery to the owner, and getstat's counters (reference §13).
+type Socket struct {
+	node   *Node
+	id     uint64
+	listen bool
+	ep     tcpip.Endpoint
+	wq     *waiter.Queue
+
+	mu      sync.Mutex
+	o       sockOpts
+	owner   *Process
+	closed  bool          // the handle is closed: close/1, owner exit, or exit_on_close in active mode
+	changed chan struct{} // closed and replaced on every state change blocked calls care about
+
+	// Receive side: bytes read from the endpoint but not yet delivered
+	// (OTP's driver buffer), and what reading has found.
+	rbuf     []byte
+	eof      bool // the endpoint reported end of stream
+	reset    bool // the endpoint reported a reset
+	recvBusy bool // a passive recv is in progress (a second gets ealready)
+	reading  bool // the active-mode reader goroutine runs
+
+	// Error bookkeeping (reference §6): once a close or reset has been
+	// reported, the socket is dead and calls say enotconn, except for the
+	// one-shot reasons still pending for recv and send.
+	dead           bool
+	pendRecv       Reason
+	pendSend       Reason
+	pendClearsSend bool // a consumed recv error also clears pendSend (background send failure)
+	eofSeen        bool // exit_on_close false: recv has reported the EOF; recv says closed from now on
+	sendBroken     bool // exit_on_close false: a send failed after the EOF: closed forever
+	shutWr         bool // shutdown(write) was called
+	shutWrReported bool // the closed after shutdown(write) was reported to a send
+	epClosed       bool
+
+	// Send side: what the endpoint did not take yet (OTP's driver queue).
+	sq            [][]byte
+	sqLen         int
+	draining      bool // the drain goroutine runs
+	busy          bool // the queue reached high_watermark and not yet low_watermark
+	shutAfterSend bool // shutdown(write) waits for the queue
+
+	stats stats
+}
+
+func (n *Node) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, o sockOpts, listen bool) *Socket {
+	return &Socket{
+		node:    n,
+		id:      n.nextID.Add(1),
+		listen:  listen,
+		ep:      ep,
+		wq:      wq,
+		o:       o,
+		changed: make(chan struct{}),
+	}
+}
+
+// String returns a port-like name, #Port<0.ID>.
+func (s *Socket) String() string { return "#Port<0." + strconv.FormatUint(s.id, 10) + ">" }
+
+// notifyLocked wakes every call blocked on this socket's state.
+func (s *Socket) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// ---------------------------------------------------------------------------
+// Creating sockets
+
+// Connect connects to host:port, as gen_tcp:connect(Address, Port, Options,
+// Timeout). host is an IPv4 or IPv6 address or a name in the stack's host
+// table ("localhost" always). The calling process becomes the owner.
+// timeout runs on the stack's clock; Infinity waits as long as TCP tries.
+//
+// Reasons: econnrefused, timeout, eaddrinuse (a busy {port,P}),
+// eaddrnotavail, enetunreach, ehostunreach, nxdomain-like lookups as
+// einval; a bad option or address matches ErrBadArg; a port outside
+// 0..65535 is FunctionClause.
+func (p *Process) Connect(host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
+	return p.ConnectContext(context.Background(), host, port, timeout, opts...)
+}
+
+// ConnectContext is Connect that also gives up when ctx is done.
+func (p *Process) ConnectContext(ctx context.Context, host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
+	if port < 0 || port > 65535 {
+		return nil, FunctionClause
+	}
+	if timeout < 0 {
+		return nil, BadArg
+	}
+	o, err := resolve(opConnect, p.node.defaults(opConnect), opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.fd != nil {
+		return p.adopt(o, false)
+	}
+	addrs, err := p.node.st.LookupHost(host)
+	if err != nil {
+		return nil, &OptionError{Option: strconv.Quote(host), Msg: err.Error(), Reason: BadArg}
+	}
+	addr, ok := pickAddr(addrs, o.family)
+	if !ok {
+		return nil, Eafnosupport
+	}
+	ep, wq, err := p.node.newEndpoint(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	w := p.node.startWait(ctx, timeout)
+	defer w.stop()
+	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	terr := ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)})
+	if _, started := terr.(*tcpip.ErrConnectStarted); started {
+		for {
+			if err := w.block(ch); err != nil {
+				ep.Abort()
+				return nil, err
+			}
+			if ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
+				break
+			}
+		}
+		terr = ep.LastError()
+	}
+	if terr != nil {
+		ep.Close()
+		return nil, reasonOf(terr)
+	}
+	s := p.node.newSocket(ep, wq, o, false)
+	if !p.own(s) {
+		s.Close()
+		return nil, Closed
+	}
+	return s, nil
+}
+
+// pickAddr chooses the address to use among a name's addresses: IPv4
+// unless inet6 was asked for (OTP's default family is inet).
+func pickAddr(addrs []netip.Addr, family string) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if (family == "inet6") == (a.Is6() && !a.Is4In6()) {
+			return a.Unmap(), true
+		}
+	}
+	if family == "" && len(addrs) > 0 {
+		return addrs[0].Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// newEndpoint creates a TCP endpoint of addr's family with o applied and
+// bound to {ip,port} if given.
+func (n *Node) newEndpoint(addr netip.Addr, o sockOpts) (tcpip.Endpoint, *waiter.Queue, error) {
+	proto := ipv4.ProtocolNumber
+	if addr.Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	if o.ip.IsValid() && o.ip.Is6() != addr.Is6() {
+		return nil, nil, Einval
+	}
+	wq := new(waiter.Queue)
+	ep, terr := n.st.Netstack().NewEndpoint(tcp.ProtocolNumber, proto, wq)
+	if terr != nil {
+		return nil, nil, reasonOf(terr)
+	}
+	n.applyEndpointOpts(ep, &o, nil)
+	if o.ip.IsValid() || o.port != 0 {
+		fa := tcpip.FullAddress{Port: uint16(o.port)}
+		if o.ip.IsValid() && !o.ip.IsUnspecified() {
+			fa.Addr = tcpip.AddrFromSlice(o.ip.AsSlice())
+		}
+		if terr := ep.Bind(fa); terr != nil {
+			ep.Close()
+			return nil, nil, reasonOf(terr)
+		}
+	}
+	return ep, wq, nil
+}
+
+// applyEndpointOpts passes the options netstack implements down to the
+// endpoint; old is the previous set (nil at creation), so only changes are
+// applied.
+func (n *Node) applyEndpointOpts(ep tcpip.Endpoint, o, old *sockOpts) {
+	so := ep.SocketOptions()
+	if old == nil || old.nodelay != o.nodelay {
+		// OTP's default nodelay=false means Nagle is on, as on Linux;
+		// netstack's default is off, so it is set explicitly.
+		so.SetDelayOption(!o.nodelay)
+	}
+	if old == nil || old.keepalive != o.keepalive {
+		if o.keepalive {
+			t := n.st.TCP()
+			if t.KeepaliveIdle > 0 {
+				opt := tcpip.KeepaliveIdleOption(t.KeepaliveIdle)
+				ep.SetSockOpt(&opt)
+			}
+			if t.KeepaliveInterval > 0 {
+				opt := tcpip.KeepaliveIntervalOption(t.KeepaliveInterval)
+				ep.SetSockOpt(&opt)
+			}
+			if t.KeepaliveCount > 0 {
+				ep.SetSockOptInt(tcpip.KeepaliveCountOption, t.KeepaliveCount)
+			}
+		}
+		so.SetKeepAlive(o.keepalive)
+	}
+	if old == nil || old.reuseaddr != o.reuseaddr {
+		so.SetReuseAddress(o.reuseaddr)
+	}
+	if o.recbuf > 0 && (old == nil || old.recbuf != o.recbuf) {
+		so.SetReceiveBufferSize(int64(o.recbuf), true)
+	}
+	if o.sndbuf > 0 && (old == nil || old.sndbuf != o.sndbuf) {
+		so.SetSendBufferSize(int64(o.sndbuf), true)
+	}
+	if old == nil || old.linger != o.linger {
+		so.SetLinger(tcpip.LingerOption{Enabled: o.linger.Enabled, Timeout: time.Duration(max(o.linger.Seconds, 0)) * time.Second})
+	}
+	if o.tos != 0 && (old == nil || old.tos != o.tos) {
+		ep.SetSockOptInt(tcpip.IPv4TOSOption, o.tos)
+	}
+}
+
+// adopt makes a socket of an endpoint given with {fd,_}.
+func (p *Process) adopt(o sockOpts, listen bool) (*Socket, error) {
+	e := o.fd
+	o.fd = nil
+	p.node.applyEndpointOpts(e.EP, &o, nil)
+	s := p.node.newSocket(e.EP, e.WQ, o, listen)
+	if !p.own(s) {
+		s.Close()
+		return nil, Closed
+	}
+	return s, nil
+}
+
+// Listen opens a listen socket on port (0 picks a free one; a {port,P}
+// option overrides the argument), as gen_tcp:listen(Port, Options). The
+// calling process becomes the owner.
+//
+// Backlog follows Linux, not netstack: {backlog,B} (default 5) lets B+1
+// completed connections wait for Accept; further SYNs are dropped, so a
+// client's connect neither succeeds nor is refused until a slot frees
+// (reference §8). netstack's accept queue holds exactly its argument, so
+// gentcp passes B+1.
+//
+// Reasons: eaddrinuse, eaddrnotavail (an {ip,_} the stack does not own),
+// einval (a backlog in the node's listen defaults); a bad option matches
+// ErrBadArg.
+func (p *Process) Listen(port int, opts ...Option) (*Socket, error) {
+	if port < 0 || port > 65535 {
+		return nil, &OptionError{Option: strconv.Itoa(port), Msg: "port out of range", Reason: BadArg}
+	}
+	o, err := resolve(opListen, p.node.defaults(opListen), append([]Option{Port(port)}, opts...))
+	if err != nil {
+		return nil, err
+	}
+	if o.fd != nil {
+		return p.adopt(o, true)
+	}
+	addr := netip.IPv4Unspecified()
+	if o.family == "inet6" {
+		addr = netip.IPv6Unspecified()
+	}
+	if o.ip.IsValid() {
+		addr = o.ip
+	}
+	if !o.ip.IsValid() {
+		o.ip = addr
+	}
+	ep, wq, err := p.node.newEndpoint(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	if terr := ep.Listen(backlogFor(o.backlog)); terr != nil {
+		ep.Close()
+		return nil, reasonOf(terr)
+	}
+	s := p.node.newSocket(ep, wq, o, true)
+	if !p.own(s) {
+		s.Close()
+		return nil, Closed
+	}
+	return s, nil
+}
+
+// backlogFor converts gen_tcp's backlog into netstack's accept queue size:
+// Linux admits backlog+1 completed connections; a negative backlog is a
+// huge unsigned value that Linux caps at somaxconn (4096).
+func backlogFor(b int) int {
+	if b < 0 || b > 4096 {
+		b = 4096
+	}
+	return b + 1
+}
+
+// Accept waits for a connection on the listen socket l, as
+// gen_tcp:accept(ListenSocket, Timeout). The calling process (not l's
+// owner) becomes the owner of the new socket, which inherits every option
+// of l. Several processes may wait on one l.
+//
+// Reasons: timeout (0 polls), closed (l closed, also while waiting), einval
+// (l is not a listen socket).
+func (p *Process) Accept(l *Socket, timeout time.Duration) (*Socket, error) {
+	return p.AcceptContext(context.Background(), l, timeout)
+}
+
+// AcceptContext is Accept that also gives up when ctx is done.
+func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Duration) (*Socket, error) {
+	if timeout < 0 {
+		return nil, BadArg
+	}
+	w := p.node.startWait(ctx, timeout)
+	defer w.stop()
+	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	l.wq.EventRegister(&entry)
+	defer l.wq.EventUnregister(&entry)
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return nil, Closed
+		}
+		if !l.listen {
+			l.mu.Unlock()
+			return nil, Einval
+		}
+		o := l.o
+		changed := l.changed
+		l.mu.Unlock()
+		nep, nwq, terr := l.ep.Accept(nil)
+		if terr == nil {
+			p.node.applyEndpointOpts(nep, &o, nil)
+			o.port, o.ip, o.fd = 0, netip.Addr{}, nil
+			s := p.node.newSocket(nep, nwq, o, false)
+			if !p.own(s) {
+				s.Close()
+				return nil, Closed
+			}
+			return s, nil
+		}
+		if _, again := terr.(*tcpip.ErrWouldBlock); !again {
+			l.mu.Lock()
+			closed := l.closed
+			l.mu.Unlock()
+			if closed {
+				return nil, Closed
+			}
+			return nil, reasonOf(terr)
+		}
+		if err := w.block(ch, changed); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// own makes p the socket's owner and starts active delivery if the
+// options ask for it.
+func (p *Process) own(s *Socket) bool {
+	if !p.adoptSocket(s) {
+		return false
+	}
+	s.mu.Lock()
+	s.owner = p
+	s.startReaderLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
+// Send sends data, as gen_tcp:send(Socket, Packet). With {packet,1|2|4} a
+// big-endian length header is prepended (an oversize payload for 1 or 2
+// gets a truncated header and is sent anyway, as OTP does).
+//
+// Send is asynchronous like OTP's: what the endpoint cannot take now is
+// queued and Send returns nil. When the queue reaches high_watermark, the
+// send that reached it waits until it falls below low_watermark (or
+// send_timeout passes: Timeout, with the data still queued; with
+// send_timeout_close the socket is then closed and the queue dropped).
+//
+// Reasons: closed, enotconn, econnreset (show_econnreset), timeout.
+func (s *Socket) Send(data []byte) error {
+	return s.SendContext(context.Background(), data)
+}
+
+// SendContext is Send that also stops waiting on a busy queue when ctx is
+// done (the data stays queued, as after a send_timeout).
+func (s *Socket) SendContext(ctx context.Context, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.sendCheckLocked(); err != nil {
+		return err
+	}
+	// Another sender waiting on a busy queue suspends this one (§10).
+	if s.busy {
+		if err := s.waitNotBusyLocked(ctx); err != nil {
+			return err
+		}
+		if err := s.sendCheckLocked(); err != nil {
+			return err
+		}
+	}
+	h := s.o.packet.headerLen()
+	if h == 0 && len(data) == 0 {
+		return nil
+	}
+	var hdr [4]byte
+	head := encodeHeader(hdr[:0], s.o.packet, len(data))
+	s.stats.sent(len(head) + len(data))
+	if len(s.sq) == 0 {
+		n, terr := s.writeLocked(head, data)
+		if terr != nil {
+			if _, again := terr.(*tcpip.ErrWouldBlock); !again {
+				return s.sendFailedLocked(terr)
+			}
+		}
+		// Queue what the endpoint did not take.
+		if n < len(head) {
+			s.enqueueLocked(append(append([]byte(nil), head[n:]...), data...))
+		} else if n-len(head) < len(data) {
+			s.enqueueLocked(append([]byte(nil), data[n-len(head):]...))
+		}
+	} else {
+		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+	}
+	if s.sqLen >= s.o.highWatermark && s.sqLen > 0 {
+		s.busy = true
+		return s.waitNotBusyLocked(ctx)
+	}
+	return nil
+}
+
+// writeLocked writes head and data to the endpoint without blocking and
+// returns how many bytes it took.
+func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
+	var r bytes.Reader
+	if len(head) == 0 {
+		r.Reset(data)
+		n, err := s.ep.Write(&r, tcpip.WriteOptions{})
+		return int(n), err
+	}
+	buf := make([]byte, 0, len(head)+len(data))
+	buf = append(append(buf, head...), data...)
+	r.Reset(buf)
+	n, err := s.ep.Write(&r, tcpip.WriteOptions{})
+	return int(n), err
+}
+
+func (s *Socket) enqueueLocked(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	s.sq = append(s.sq, b)
+	s.sqLen += len(b)
+	if !s.draining {
+		s.draining = true
+		go s.drain()
+	}
+}
+
+func (s *Socket) sendCheckLocked() error {
+	switch {
+	case s.closed:
+		return Closed
+	case s.listen:
+		return Enotconn
+	case s.dead:
+		r := s.pendSend
+		s.pendSend = ""
+		if r == "" {
+			r = Enotconn
+		}
+		return r
+	case s.sendBroken:
+		return Closed
+	case s.shutWr:
+		if !s.shutWrReported {
+			s.shutWrReported = true
+			return Closed
+		}
+		return Enotconn
+	}
+	return nil
+}
+
+// waitNotBusyLocked waits, with s.mu released, until the queue is below
+// low_watermark, honouring send_timeout and send_timeout_close.
+func (s *Socket) waitNotBusyLocked(ctx context.Context) error {
+	w := s.node.startWait(ctx, s.o.sendTimeout)
+	defer w.stop()
+	for s.busy && !s.closed && !s.dead {
+		changed := s.changed
+		s.mu.Unlock()
+		err := w.block(changed)
+		s.mu.Lock()
+		if err != nil {
+			if err == Timeout && ctx.Err() == nil && s.o.sendTimeoutClose {
+				// §10: the socket is closed underneath, the queue is
+				// dropped, and no tcp_closed is sent.
+				s.dead = true
+				s.pendRecv, s.pendSend = "", ""
+				s.dropQueueLocked()
+				s.closeEndpointLocked(false)
+				s.notifyLocked()
+			}
+			return err
+		}
+	}
+	if s.closed {
+		return Closed
+	}
+	if s.dead && s.busy {
+		return s.sendCheckLocked()
+	}
+	return nil
+}
+
+func (s *Socket) dropQueueLocked() {
+	s.sq, s.sqLen, s.busy = nil, 0, false
+}
+
+// sendFailedLocked records a failed write by the caller (§6: "send gets
+// EPIPE/ECONNRESET").
+func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
+	_, isReset := terr.(*tcpip.ErrConnectionReset)
+	if !s.o.exitOnClose {
+		s.sendBroken = true
+		s.notifyLocked()
+		return Closed
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	r := Closed
+	if s.o.showEconnreset && isReset {
+		r = Econnreset
+	}
+	s.pendRecv, s.pendSend, s.pendClearsSend = r, "", false
+	s.notifyLocked()
+	return r
+}
+
+// drain writes the queue to the endpoint as it makes room. It runs only
+// while the queue is not empty, so an idle socket has no goroutine.
+func (s *Socket) drain() {
+	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	s.wq.EventRegister(&entry)
+	defer s.wq.EventUnregister(&entry)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if len(s.sq) == 0 || s.dead || s.epClosed {
+			s.draining = false
+			s.dropQueueLocked()
+			if s.shutAfterSend && !s.dead && !s.epClosed {
+				s.shutAfterSend = false
+				s.ep.Shutdown(tcpip.ShutdownWrite)
+			}
+			if s.closed && !s.epClosed {
+				s.closeEndpointLocked(false)
+			}
+			s.notifyLocked()
+			return
+		}
+		n, terr := s.writeLocked(nil, s.sq[0])
+		if n > 0 {
+			if n == len(s.sq[0]) {
+				s.sq[0] = nil
+				s.sq = s.sq[1:]
+			} else {
+				s.sq[0] = s.sq[0][n:]
+			}
+			s.sqLen -= n
+			if s.busy && s.sqLen < s.o.lowWatermark {
+				s.busy = false
+				s.notifyLocked()
+			}
+			s.notifyLocked()
+		}
+		if terr == nil {
+			continue
+		}
+		if _, again := terr.(*tcpip.ErrWouldBlock); again {
+			s.mu.Unlock()
+			<-ch
+			s.mu.Lock()
+			continue
+		}
+		s.backgroundSendFailedLocked(terr)
+	}
+}
+
+// backgroundSendFailedLocked records a failure of the queue's background
+// write, which nobody waits for (§6 bg_send_reset_*): the next recv and
+// the next send each report closed once; unread input is lost; an active
+// socket gets tcp_closed (after tcp_error econnreset with show_econnreset).
+func (s *Socket) backgroundSendFailedLocked(terr tcpip.Error) {
+	_, isReset := terr.(*tcpip.ErrConnectionReset)
+	s.dead = true
+	s.dropQueueLocked()
+	s.rbuf = nil
+	s.pendRecv, s.pendSend, s.pendClearsSend = Closed, Closed, true
+	if s.o.active != activeFalse && s.owner != nil {
+		if s.o.showEconnreset && isReset {
+			s.owner.Send(TCPError{s, Econnreset})
+		}
+		s.owner.Send(TCPClosed{s})
+		s.pendRecv, s.pendSend = "", ""
+	}
+	s.notifyLocked()
+}
+
+// ---------------------------------------------------------------------------
+// Receiving
+
+// maxRecv is OTP's limit on recv(Length): 64 MiB.
+const maxRecv = 64 << 20
+
+// Recv receives a packet in passive mode, as gen_tcp:recv(Socket, Length,
+// Timeout). With {packet,raw}, Length 0 returns what is buffered, at most
+// `buffer` bytes; Length N waits for exactly N bytes (if the peer closes
+// first, the partial bytes are discarded and the result is closed). In
+// packet modes Length must be 0 and one packet is returned. A timeout
+// loses no data.
+//
+// Reasons: timeout, closed, enotconn, econnreset (show_econnreset), einval
+// (an active socket, or Length > 0 in packet mode), ealready (another recv
+// is in progress), emsgsize (a packet above packet_size; the socket is
+// closed), enomem (Length above 64 MiB), FunctionClause (Length < 0).
+func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
+	return s.RecvContext(context.Background(), length, timeout)
+}
+
+// RecvContext is Recv that also gives up when ctx is done.
+func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Duration) (Data, error) {
+	if length < 0 {
+		return Data{}, FunctionClause
+	}
+	if timeout < 0 {
+		return Data{}, BadArg
+	}
+	s.mu.Lock()
+	if err := s.recvCheckLocked(length); err != nil {
+		s.mu.Unlock()
+		return Data{}, err
+	}
+	s.recvBusy = true
+	s.mu.Unlock()
+
+	w := s.node.startWait(ctx, timeout)
+	defer w.stop()
+	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	s.wq.EventRegister(&entry)
+	defer s.wq.EventUnregister(&entry)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() { s.recvBusy = false }()
+	for {
+		if s.closed {
+			return Data{}, Closed
+		}
+		if s.dead {
+			return Data{}, s.takeRecvErrorLocked()
+		}
+		d, err, ok := s.takePacketLocked(length)
+		if ok {
+			return d, nil
+		}
+		if err != nil {
+			return Data{}, s.packetErrorLocked(err)
+		}
+		if s.eof || s.reset {
+			return Data{}, s.recvSawCloseLocked()
+		}
+		terr := s.fillLocked(s.readWant(length))
+		switch terr.(type) {
+		case nil:
+			continue
+		case *tcpip.ErrWouldBlock:
+			changed := s.changed
+			s.mu.Unlock()
+			err := w.block(ch, changed)
+			s.mu.Lock()
+			if err != nil {
+				// Nothing is lost: buffered bytes stay for the next recv.
+				if s.closed {
+					return Data{}, Closed
+				}
+				return Data{}, err
+			}
+		default:
+			s.noteReadErrorLocked(terr)
+		}
+	}
+}
+
+func (s *Socket) recvCheckLocked(length int) error {
+	switch {
+	case s.closed:
+		return Closed
+	case s.listen:
+		return Enotconn
+	case length > maxRecv:
+		return Enomem
+	case s.o.active != activeFalse:
+		return Einval
+	case length > 0 && s.o.packet != packetRaw:
+		return Einval
+	case s.recvBusy:
+		return Ealready
+	case s.dead:
+		return s.takeRecvErrorLocked()
+	case s.eofSeen:
+		return Closed
+	}
+	return nil
+}
+
+// takeRecvErrorLocked returns the reason a recv on a dead socket gets: the
+// one-shot reason if one is pending, enotconn after.
+func (s *Socket) takeRecvErrorLocked() error {
+	r := s.pendRecv
+	s.pendRecv = ""
+	if r == "" {
+		return Enotconn
+	}
+	if s.pendClearsSend {
+		s.pendSend = ""
+	}
+	return r
+}
+
+// recvSawCloseLocked handles the end of stream (or a reset) found by a
+// passive recv (§4, §6): a partial packet is discarded; with
+// exit_on_close the socket closes its endpoint and is dead, otherwise it
+// stays writable and recv keeps saying closed.
+func (s *Socket) recvSawCloseLocked() error {
+	s.rbuf = nil
+	show := s.o.showEconnreset && s.reset
+	if !s.o.exitOnClose {
+		s.eofSeen = true
+		s.notifyLocked()
+		return Closed
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	s.closeEndpointLocked(false)
+	s.notifyLocked()
+	if show {
+		s.pendRecv, s.pendSend = "", ""
+		return Econnreset
+	}
+	s.pendRecv, s.pendSend = "", Closed
+	return Closed
+}
+
+// packetErrorLocked handles a packet above packet_size: emsgsize once, and
+// the socket is closed underneath (later calls: enotconn).
+func (s *Socket) packetErrorLocked(err error) error {
+	s.dead = true
+	s.rbuf = nil
+	s.pendRecv, s.pendSend = "", ""
+	s.dropQueueLocked()
+	s.closeEndpointLocked(true)
+	s.notifyLocked()
+	return err
+}
+
+func (s *Socket) noteReadErrorLocked(terr tcpip.Error) {
+	switch terr.(type) {
+	case *tcpip.ErrClosedForReceive:
+		s.eof = true
+	case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
+		s.reset = true
+	default:
+		s.eof = true
+	}
+}
+
+// readWant is how many bytes to ask the endpoint for.
+func (s *Socket) readWant(length int) int {
+	if length > 0 {
+		return max(length-len(s.rbuf), 1)
+	}
+	return max(s.o.buffer, 1)
+}
+
+// fillLocked reads up to want bytes from the endpoint into rbuf without
+// blocking.
+func (s *Socket) fillLocked(want int) tcpip.Error {
+	if s.epClosed {
+		return &tcpip.ErrClosedForReceive{}
+	}
+	if len(s.rbuf) == 0 {
+		s.rbuf = s.rbuf[:0]
+	}
+	w := appendWriter{buf: &s.rbuf}
+	res, terr := s.ep.Read(&tcpip.LimitedWriter{W: &w, N: int64(want)}, tcpip.ReadOptions{})
+	if res.Count > 0 {
+		// Let receive-buffer autotuning see the read; without it the
+		// window never grows (netstack-notes: ModerateRecvBuf).
+		if m, ok := s.ep.(interface{ ModerateRecvBuf(int) }); ok {
+			m.ModerateRecvBuf(res.Count)
+		}
+		return nil
+	}
+	if terr == nil {
+		return &tcpip.ErrWouldBlock{}
+	}
+	return terr
+}
+
+type appendWriter struct{ buf *[]byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w.buf = append(*w.buf, p...)
+	return len(p), nil
+}
+
+// takePacketLocked takes the next deliverable packet from rbuf: for raw
+// with length > 0 exactly length bytes, otherwise one packet as framed by
+// the packet option. ok is false if rbuf holds none yet; err is the
+// framing error (emsgsize).
+func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
+	var payload []byte
+	used := 0
+	if length > 0 {
+		if len(s.rbuf) < length {
+			return Data{}, nil, false
+		}
+		payload, used = s.rbuf[:length], length
+	} else {
+		p, u, _, err := decodePacket(s.rbuf, framing{
+			packet: s.o.packet, packetSize: s.o.packetSize,
+			delimiter: s.o.lineDelimiter, buffer: s.o.buffer,
+		})
+		if err != nil {
+			return Data{}, err, false
+		}
+		if u == 0 {
+			return Data{}, nil, false
+		}
+		payload, used = p, u
+	}
+	d := Data{Bytes: append([]byte(nil), payload...), List: !s.o.binary}
+	if s.o.binary && s.o.header > 0 {
+		d.Header = min(s.o.header, len(d.Bytes))
+	}
+	s.rbuf = s.rbuf[used:]
+	s.stats.received(used)
+	return d, nil, true
+}
+
+// ---------------------------------------------------------------------------
+// Active mode
+
+// startReaderLocked starts the reader goroutine if the socket is active and
+// none runs. Only active connected sockets have one.
+func (s *Socket) startReaderLocked() {
+	if s.listen || s.closed || s.reading || s.o.active == activeFalse || s.owner == nil {
+		return
+	}
+	if s.dead || s.eofSeen {
+		return
+	}
+	s.reading = true
+	go s.reader()
+}
+
+// reader delivers packets to the owner while the socket is active. With
+// once or N it reads only what the owner asked for, so data the owner has
+// not asked for stays in the TCP receive buffer and the window slows the
+// sender.
+func (s *Socket) reader() {
+	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	s.wq.EventRegister(&entry)
+	defer s.wq.EventUnregister(&entry)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() { s.reading = false }()
+	for {
+		if s.closed || s.o.active == activeFalse || s.owner == nil || s.dead || s.eofSeen {
+			return
+		}
+		d, err, ok := s.takePacketLocked(0)
+		if ok {
+			s.deliverLocked(d)
+			continue
+		}
+		if err != nil {
+			s.owner.Send(TCPError{s, err.(Reason)})
+			s.owner.Send(TCPClosed{s})
+			s.packetErrorLocked(err)
+			s.closeHandleLocked()
+			return
+		}
+		if s.eof || s.reset {
+			s.activeSawCloseLocked()
+			return
+		}
+		terr := s.fillLocked(s.readWant(0))
+		switch terr.(type) {
+		case nil:
+		case *tcpip.ErrWouldBlock:
+			changed := s.changed
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-changed:
+			}
+			s.mu.Lock()
+		default:
+			s.noteReadErrorLocked(terr)
+		}
+	}
+}
+
+// deliverLocked sends one data message and counts it against once/N.
+func (s *Socket) deliverLocked(d Data) {
+	if s.o.deliverPort {
+		s.owner.Send(PortData{s, d})
+	} else {
+		s.owner.Send(TCP{s, d})
+	}
+	switch s.o.active {
+	case activeOnce:
+		s.o.active = activeFalse
+	case activeN:
+		s.o.activeCount--
+		if s.o.activeCount <= 0 {
+			s.o.active, s.o.activeCount = activeFalse, 0
+			s.owner.Send(TCPPassive{s})
+		}
+	}
+}
+
+// activeSawCloseLocked reports the end of stream to the owner: tcp_closed
+// once (after tcp_error econnreset for a reset with show_econnreset). With
+// exit_on_close the socket is then closed; without, it stays writable.
+func (s *Socket) activeSawCloseLocked() {
+	s.rbuf = nil
+	if s.o.showEconnreset && s.reset {
+		s.owner.Send(TCPError{s, Econnreset})
+	}
+	s.owner.Send(TCPClosed{s})
+	if !s.o.exitOnClose {
+		s.eofSeen = true
+		s.notifyLocked()
+		return
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	s.closeEndpointLocked(false)
+	s.closeHandleLocked()
+}
+
+// ---------------------------------------------------------------------------
+// Closing
+
+// closeEndpointLocked closes the netstack endpoint; abort sends a RST. A
+// close with unread input also sends a RST (netstack does what Linux does).
+func (s *Socket) closeEndpointLocked(abort bool) {
+	if s.epClosed {
+		return
+	}
+	s.epClosed = true
+	if abort || len(s.rbuf) > 0 {
+		s.ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true, Timeout: 0})
+	}
+	s.ep.Close()
+}
+
+// closeHandleLocked marks the handle closed and releases its owner.
+func (s *Socket) closeHandleLocked() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.owner != nil {
+		s.owner.disown(s)
+	}
+	s.notifyLocked()
+}
+
+// closeWaitStep and closeWaitMax are how close/1 waits for queued output
+// (prim_inet): every 5 s it checks the queue; unchanged since close began
+// means the peer is stuck and close returns; otherwise it waits up to 180 s
+// (or the linger time).
+const (
+	closeWaitStep = 5 * time.Second
+	closeWaitMax  = 180 * time.Second
+)
+
+// Close closes the socket, as gen_tcp:close/1. It always returns nil. If
+// output is queued, Close waits for it to reach the endpoint first (see
+// closeWaitStep); the bytes are still delivered if it gives up. Closing
+// with unread input, or with {linger,{true,0}}, resets the connection.
+// Closing a listen socket resets its un-accepted connections. A
+// {tcp_closed,S} already in the owner's mailbox is removed.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	owner := s.owner
+	s.closeHandleLocked()
+	if owner != nil {
+		removed := false
+		owner.take(func(m Message) bool {
+			if c, ok := m.(TCPClosed); ok && c.Socket == s && !removed {
+				removed = true
+				return true
+			}
+			return false
+		})
+	}
+	if s.sqLen > 0 && !s.dead && !s.epClosed {
+		limit := closeWaitMax
+		if s.o.linger.Enabled && s.o.linger.Seconds > 0 {
+			limit = time.Duration(s.o.linger.Seconds) * time.Second
+		}
+		start := s.sqLen
+		w := s.node.startWait(context.Background(), limit)
+		for s.sqLen > 0 && !s.epClosed {
+			step := s.node.startWait(context.Background(), closeWaitStep)
+			changed := s.changed
+			s.mu.Unlock()
+			err := w.block(changed, step.expired)
+			s.mu.Lock()
+			stepDone := step.expiredNow()
+			step.stop()
+			if err != nil {
+				break
+			}
+			if stepDone && s.sqLen == start {
+				break
+			}
+		}
+		w.stop()
+		if s.sqLen > 0 && !s.epClosed {
+			// The drain goroutine closes the endpoint once the queue is
+			// empty, so the bytes still reach the peer.
+			return nil
+		}
+	}
+	s.closeEndpointLocked(s.o.linger.Enabled && s.o.linger.Seconds == 0)
+	return nil
+}
+
+func (s *Socket) closeByOwnerExit() { s.Close() }
+
+// Shutdown closes one or both directions, as gen_tcp:shutdown(Socket,
+// How). shutdown(write) returns at once; queued output is sent before the
+// FIN. The socket can still receive after shutdown(write).
+//
+// Reasons: closed (socket closed), enotconn (a listen socket, after a send
+// error, or a second shutdown(write)).
+func (s *Socket) Shutdown(how How) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return Closed
+	case s.listen, s.dead:
+		return Enotconn
+	}
+	var flags tcpip.ShutdownFlags
+	switch how {
+	case ShutdownRead:
+		flags = tcpip.ShutdownRead
+	case ShutdownWrite:
+		flags = tcpip.ShutdownWrite
+	case ShutdownReadWrite:
+		flags = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	default:
+		return FunctionClause
+	}
+	if flags&tcpip.ShutdownWrite != 0 {
+		if s.shutWr {
+			return Enotconn
+		}
+		s.shutWr = true
+		if s.sqLen > 0 {
+			s.shutAfterSend = true
+			flags &^= tcpip.ShutdownWrite
+		}
+	}
+	if flags != 0 {
+		if terr := s.ep.Shutdown(flags); terr != nil {
+			return reasonOf(terr)
+		}
+	}
+	s.notifyLocked()
+	return nil
+}
+
+// How says which direction Shutdown closes.
+type How int
+
+// The directions of Shutdown: read, write and read_write.
+const (
+	ShutdownRead How = iota + 1
+	ShutdownWrite
+	ShutdownReadWrite
+)
+
+// ---------------------------------------------------------------------------
+// Ownership
+
+// ControllingProcess makes to the owner of s, as
+// gen_tcp:controlling_process(Socket, Pid) called by p. Messages of s
+// already in p's mailbox ({tcp,...}, {tcp_closed,...}, port data) move to
+// the new owner in order; tcp_passive and tcp_error stay. The active mode
+// and its count are kept.
+//
+// Reasons: not_owner (p does not own s; ok if to is already the owner),
+// badarg (to has exited; an active socket is left {active,false}), closed.
+func (p *Process) ControllingProcess(s *Socket, to *Process) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Closed
+	}
+	if s.owner == to {
+		return nil
+	}
+	if s.owner != p {
+		return NotOwner
+	}
+	if !to.Alive() {
+		s.o.active, s.o.activeCount = activeFalse, 0
+		s.notifyLocked()
+		return BadArg
+	}
+	// Holding s.mu keeps the reader from delivering while messages move,
+	// which is what OTP gets by setting the socket passive first.
+	moved := p.take(func(m Message) bool {
+		switch m := m.(type) {
+		case TCP:
+			return m.Socket == s
+		case TCPClosed:
+			return m.Socket == s
+		case PortData:
+			return m.Socket == s
+		}
+		return false
+	})
+	if !to.adoptSocket(s) {
+		s.o.active, s.o.activeCount = activeFalse, 0
+		return BadArg
+	}
+	p.disown(s)
+	s.owner = to
+	for _, m := range moved {
+		to.Send(m)
+	}
+	s.notifyLocked()
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Options and information
+
+// Setopts sets options, as inet:setopts(Socket, Options). The whole list is
+// validated first (one bad entry: nothing changes, Einval); then it is
+// applied right to left, so the first occurrence of an option wins. An
+// {active,N} that would take the count above 32767 stops there: options
+// after it stay applied, those before do not, and the result is Einval
+// (OTP does the same). {active,0} and a count reaching 0 send
+// {tcp_passive,S}.
+func (s *Socket) Setopts(opts ...Option) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Einval
+	}
+	for _, o := range opts {
+		if !allowed(opSetopts, o.Name) {
+			return &OptionError{Option: o.String(), Msg: "not allowed here", Reason: Einval}
+		}
+		if err := check(opSetopts, o); err != nil {
+			return err
+		}
+	}
+	old := s.o
+	n := s.o
+	var result error
+	passive := false
+	for i := len(opts) - 1; i >= 0; i-- {
+		o := opts[i]
+		if o.Name == "active" {
+			if k, ok := asInt(o.Value); ok {
+				c := k
+				if n.active == activeN {
+					c += n.activeCount
+				}
+				if c > 32767 {
+					result = Einval
+					break
+				}
+				if c <= 0 {
+					n.active, n.activeCount = activeFalse, 0
+					passive = true
+				} else {
+					n.active, n.activeCount = activeN, c
+				}
+				continue
+			}
+		}
+		if err := n.set(opSetopts, o); err != nil {
+			return err
+		}
+	}
+	s.o = n
+	if !s.epClosed {
+		s.node.applyEndpointOpts(s.ep, &s.o, &old)
+	}
+	if passive && s.owner != nil {
+		s.owner.Send(TCPPassive{s})
+	}
+	s.notifyLocked()
+	s.startReaderLocked()
+	return result
+}
+
+// Getopts returns the named options' values, as inet:getopts(Socket,
+// Names). An unknown or ungettable name (backlog and line_delimiter are
+// never gettable) fails the whole call with Einval; duplicates are
+// repeated. Setting an option and reading it back gives what was set.
+func (s *Socket) Getopts(names ...string) ([]Option, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, Einval
+	}
+	out := make([]Option, 0, len(names))
+	for _, name := range names {
+		if !gettable(name) {
+			return nil, Einval
+		}
+		o := s.o.get(name)
+		switch name {
+		case "recbuf":
+			if s.o.recbuf == 0 && !s.epClosed {
+				o.Value = int(s.ep.SocketOptions().GetReceiveBufferSize())
+			}
+		case "sndbuf":
+			if s.o.sndbuf == 0 && !s.epClosed {
+				o.Value = int(s.ep.SocketOptions().GetSendBufferSize())
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Port returns the local port, as inet:port/1. Einval on a closed socket.
+func (s *Socket) Port() (int, error) {
+	a, err := s.Sockname()
+	if err != nil {
+		return 0, err
+	}
+	return int(a.Port()), nil
+}
+
+// Sockname returns the local address and port, as inet:sockname/1.
+func (s *Socket) Sockname() (netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return netip.AddrPort{}, Einval
+	}
+	fa, terr := s.ep.GetLocalAddress()
+	if terr != nil {
+		return netip.AddrPort{}, reasonOf(terr)
+	}
+	return addrPort(fa, s.o.ip), nil
+}
+
+// Peername returns the peer's address and port, as inet:peername/1.
+// Enotconn on a listen socket, Einval on a closed one.
+func (s *Socket) Peername() (netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return netip.AddrPort{}, Einval
+	}
+	if s.listen {
+		return netip.AddrPort{}, Enotconn
+	}
+	fa, terr := s.ep.GetRemoteAddress()
+	if terr != nil {
+		return netip.AddrPort{}, reasonOf(terr)
+	}
+	return addrPort(fa, netip.Addr{}), nil
+}
+
+func addrPort(fa tcpip.FullAddress, fallback netip.Addr) netip.AddrPort {
+	a, ok := netip.AddrFromSlice(fa.Addr.AsSlice())
+	if !ok {
+		a = fallback
+		if !a.IsValid() {
+			a = netip.IPv4Unspecified()
+		}
+	}
+	return netip.AddrPortFrom(a.Unmap(), fa.Port)
+}
+
+// IsListen reports whether s is a listen socket.
+func (s *Socket) IsListen() bool { return s.listen }
+
+// Owner returns the socket's controlling process (nil once closed).
+func (s *Socket) Owner() *Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owner
+}
+
+// Endpoint returns the netstack endpoint under the socket, for options
+// gentcp does not wrap. Reading or writing it directly bypasses gentcp's
+// buffers and breaks the socket's semantics.
+func (s *Socket) Endpoint() tcpip.Endpoint { return s.ep }
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+// Stat is one getstat counter.
+type Stat struct {
+	Name  string
+	Value int
+}
+
+// StatNames are getstat's counters in OTP's order.
+var StatNames = []string{"recv_oct", "recv_cnt", "recv_max", "recv_avg", "recv_dvi",
+	"send_oct", "send_cnt", "send_max", "send_avg", "send_pend"}
+
+type stats struct {
+	recvOct, recvCnt, recvMax int
+	recvAvg, recvDvi          float64
+	sendOct, sendCnt, sendMax int
+	sendAvg                   float64
+}
+
+// received counts one delivered packet of n bytes (§11: recv_cnt counts
+// delivered packets, not endpoint reads). avg and dvi are running mean and
+// mean deviation, as inet_drv keeps them.
+func (st *stats) received(n int) {
+	st.recvCnt++
+	st.recvOct += n
+	st.recvMax = max(st.recvMax, n)
+	delta := float64(n) - st.recvAvg
+	st.recvAvg += delta / float64(st.recvCnt)
+	st.recvDvi += (math.Abs(delta) - st.recvDvi) / float64(st.recvCnt)
+}
+
+// sent counts one send call of n bytes, headers included.
+func (st *stats) sent(n int) {
+	st.sendCnt++
+	st.sendOct += n
+	st.sendMax = max(st.sendMax, n)
+	st.sendAvg += (float64(n) - st.sendAvg) / float64(st.sendCnt)
+}
+
+// Getstat returns counters, as inet:getstat(Socket, Keys); no keys means
+// all of StatNames. An unknown key or a closed socket gives Einval.
+func (s *Socket) Getstat(keys ...string) ([]Stat, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, Einval
+	}
+	if len(keys) == 0 {
+		keys = StatNames
+	}
+	out := make([]Stat, 0, len(keys))
+	for _, k := range keys {
+		var v int
+		switch k {
+		case "recv_oct":
+			v = s.stats.recvOct
+		case "recv_cnt":
+			v = s.stats.recvCnt
+		case "recv_max":
+			v = s.stats.recvMax
+		case "recv_avg":
+			v = int(s.stats.recvAvg)
+		case "recv_dvi":
+			v = int(s.stats.recvDvi)
+		case "send_oct":
+			v = s.stats.sendOct
+		case "send_cnt":
+			v = s.stats.sendCnt
+		case "send_max":
+			v = s.stats.sendMax
+		case "send_avg":
+			v = int(s.stats.sendAvg)
+		case "send_pend":
+			v = s.sqLen
+		default:
+			return nil, Einval
+		}
+		out = append(out, Stat{k, v})
+	}
+	return out, nil
+}

@@ -1,0 +1,65 @@
+// Package testutil holds fixtures shared by the tests of several packages:
+// two stacks joined by a memlink, with fixed names and addresses.
+package testutil
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/stack"
+)
+
+// The fixed addresses of the two stacks of a Pair.
+var (
+	AddrA4 = netip.MustParseAddr("10.0.0.1")
+	AddrB4 = netip.MustParseAddr("10.0.0.2")
+	AddrA6 = netip.MustParseAddr("fd00:75::1")
+	AddrB6 = netip.MustParseAddr("fd00:75::2")
+)
+
+// Pair is two stacks, A and B, joined by one memlink.
+type Pair struct {
+	A, B         *stack.Stack
+	LinkA, LinkB *memlink.End
+}
+
+// NewPair builds a Pair with the given link options and TCP options for
+// both stacks, and closes it when the test ends. Names "a" and "b" resolve
+// on both stacks.
+func NewPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) *Pair {
+	tb.Helper()
+	la, lb, err := memlink.New(lo)
+	if err != nil {
+		tb.Fatalf("memlink.New: %v", err)
+	}
+	hosts := map[string][]netip.Addr{"a": {AddrA4, AddrA6}, "b": {AddrB4, AddrB6}}
+	if tcp.TimeWait == 0 {
+		tcp.TimeWait = time.Second
+	}
+	mk := func(l *memlink.End, a4, a6 netip.Addr) *stack.Stack {
+		st, err := stack.New(stack.Options{
+			NICs: []stack.NIC{{Name: "eth0", Link: l, Addresses: []netip.Prefix{
+				netip.PrefixFrom(a4, 24), netip.PrefixFrom(a6, 64)}}},
+			Hosts: hosts,
+			TCP:   tcp,
+			Clock: lo.Clock,
+		})
+		if err != nil {
+			tb.Fatalf("stack.New: %v", err)
+		}
+		return st
+	}
+	p := &Pair{LinkA: la, LinkB: lb}
+	p.A = mk(la, AddrA4, AddrA6)
+	p.B = mk(lb, AddrB4, AddrB6)
+	tb.Cleanup(p.Close)
+	return p
+}
+
+// Close closes both stacks (and with them the link).
+func (p *Pair) Close() {
+	p.A.Close()
+	p.B.Close()
+}

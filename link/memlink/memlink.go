@@ -1,0 +1,159 @@
+package memlink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/usertcp/usertcp/link/delay"
+	"github.com/usertcp/usertcp/link/fault"
+	"github.com/usertcp/usertcp/link/pcap"
+)
+
+// MaxMTU is the largest MTU memlink supports, the largest a Linux TAP
+// device takes.
+const MaxMTU = 65520
+
+// DefaultQueueFrames is how many frames a direction holds before the
+// sender waits.
+const DefaultQueueFrames = 1024
+
+// Options configures a link. The zero value is a clean 1500-byte link.
+// Impairments apply to both directions, each with its own random stream.
+type Options struct {
+	MTU             uint32
+	Ethernet        bool
+	ChecksumOffload bool
+	QueueFrames     int
+
+	Seed      uint64
+	Loss      float64
+	Duplicate float64
+	Corrupt   float64
+	Reorder   float64
+	Latency   time.Duration
+	Jitter    time.Duration
+	Rate      int64
+
+	// Clock drives delays and pcap timestamps; nil is the real clock.
+	Clock tcpip.Clock
+
+	// Pcap, if set, receives a capture of every frame on the wire (both
+	// directions, as seen from end A: A's frames before any fault, B's
+	// after).
+	Pcap io.Writer
+}
+
+// End is one end of the link: attach it to a stack as a NIC's link. It
+// impairs the frames it sends (the direction away from it).
+type End struct {
+	netstack.LinkEndpoint
+	name  string
+	wire  *wireEnd
+	fault *fault.Endpoint
+	delay *delay.Endpoint
+}
+
+// Counters is what one direction has done.
+type Counters struct {
+	// Sent frames and bytes: what the stack wrote.
+	Frames, Bytes uint64
+	// Delivered frames and bytes: what crossed the wire to the peer.
+	Delivered, DeliveredBytes uint64
+	Dropped, Duplicated, Corrupted, Reordered uint64
+}
+
+// New builds a link and returns its two ends.
+func New(opts Options) (a, b *End, err error) {
+	if opts.MTU == 0 {
+		opts.MTU = 1500
+	}
+	if opts.MTU < 576 && opts.MTU != 0 || opts.MTU > MaxMTU {
+		return nil, nil, fmt.Errorf("memlink: MTU %d outside 576..%d", opts.MTU, MaxMTU)
+	}
+	if opts.ChecksumOffload && opts.Corrupt > 0 {
+		return nil, nil, errors.New("memlink: Corrupt needs checksums: turn ChecksumOffload off")
+	}
+	if opts.QueueFrames <= 0 {
+		opts.QueueFrames = DefaultQueueFrames
+	}
+	if opts.Clock == nil {
+		opts.Clock = tcpip.NewStdClock()
+	}
+	var caps netstack.LinkEndpointCapabilities
+	if opts.ChecksumOffload {
+		caps |= netstack.CapabilityRXChecksumOffload | netstack.CapabilityTXChecksumOffload
+	}
+	wireMTU := opts.MTU
+	if opts.Ethernet {
+		wireMTU += 14 // the Ethernet wrapper subtracts its header
+	}
+	wa, wb := newWire(wireMTU, caps, opts.QueueFrames, "\x02\x00\x00\x00\x00\x01", "\x02\x00\x00\x00\x00\x02")
+	if a, err = newEnd("a", wa, opts, opts.Seed*2+1, true); err != nil {
+		return nil, nil, err
+	}
+	if b, err = newEnd("b", wb, opts, opts.Seed*2+2, false); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*End, error) {
+	d, err := delay.New(w, delay.Config{
+		Seed: seed, Clock: opts.Clock, Latency: opts.Latency, Jitter: opts.Jitter,
+		Reorder: opts.Reorder, Rate: opts.Rate,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memlink: %w", err)
+	}
+	f, err := fault.New(d, fault.Config{Seed: seed, Loss: opts.Loss, Duplicate: opts.Duplicate, Corrupt: opts.Corrupt})
+	if err != nil {
+		return nil, fmt.Errorf("memlink: %w", err)
+	}
+	var top netstack.LinkEndpoint = f
+	if capture && opts.Pcap != nil {
+		p, err := pcap.New(top, opts.Pcap, pcap.Options{Clock: opts.Clock})
+		if err != nil {
+			return nil, fmt.Errorf("memlink: %w", err)
+		}
+		top = p
+	}
+	if opts.Ethernet {
+		top = ethernet.New(top)
+	}
+	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d}, nil
+}
+
+// Partition drops every frame this end sends until Heal.
+func (e *End) Partition() { e.fault.Partition() }
+
+// Heal ends a Partition.
+func (e *End) Heal() { e.fault.Heal() }
+
+// SetFaults changes loss, duplication and corruption of this end's
+// direction at run time (the seed stream carries on).
+func (e *End) SetFaults(c fault.Config) error { return e.fault.SetConfig(c) }
+
+// SetDelay changes latency, jitter, reordering and rate of this end's
+// direction at run time.
+func (e *End) SetDelay(c delay.Config) error { return e.delay.SetConfig(c) }
+
+// Counters returns what this end's direction has done.
+func (e *End) Counters() Counters {
+	fc := e.fault.Counters()
+	dc := e.delay.Counters()
+	return Counters{
+		Frames: fc.Frames, Bytes: fc.Bytes,
+		Delivered: e.wire.out.frameCount.Load(), DeliveredBytes: e.wire.out.byteCount.Load(),
+		Dropped: fc.Dropped, Duplicated: fc.Duplicated, Corrupted: fc.Corrupted,
+		Reordered: dc.Reordered,
+	}
+}
+
+// Name is "a" or "b".
+func (e *End) Name() string { return e.name }

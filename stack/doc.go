@@ -1,0 +1,19 @@
+// Package stack builds a gVisor netstack stack from plain Options: NICs with
+// IPv4 and IPv6 addresses, routes, ARP and NDP, ICMP echo, and TCP tuned the
+// way usertcp wants it (SACK, RACK, a congestion control choice, buffer
+// ranges, RTO bounds, TIME_WAIT length, keepalive defaults).
+//
+// The package never creates a link: each NIC is given a
+// netstack LinkEndpoint (from link/memlink, link/tap, or any other package),
+// so the layers stay separate: link → stack → gentcp.
+//
+// Clock, RandSource and SecureRNG are injectable. Together they decide every
+// timer, ephemeral port, initial sequence number and timestamp offset the
+// stack uses, which is what the deterministic simulation needs: netstack
+// reads its TCP secrets and ephemeral ports from SecureRNG, so seeding
+// RandSource alone does not make two runs equal.
+//
+// A Stack also owns a host table (name → addresses) so callers can resolve
+// "localhost" and configured names without the host's resolver, and the
+// keepalive defaults that netstack keeps per socket rather than per stack.
+package stack

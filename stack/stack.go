@@ -1,0 +1,493 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// Options describes a stack. The zero value is a stack with only a loopback
+// NIC and netstack's TCP defaults plus SACK and RACK.
+type Options struct {
+	// NICs are the stack's network interfaces, in order; NIC IDs are
+	// assigned from 2 up (1 is the loopback NIC).
+	NICs []NIC
+
+	// Routes are added after the on-link routes that every NIC address
+	// implies (as Linux adds a kernel route per address). A route without a
+	// NIC goes out of the only non-loopback NIC; with several NICs it must
+	// name one.
+	Routes []Route
+
+	// NoLoopback leaves out the loopback NIC (127.0.0.1/8 and ::1/128), so
+	// "localhost" resolves to nothing reachable.
+	NoLoopback bool
+
+	// Forwarding lets the stack route packets between its NICs. Off by
+	// default: a sandboxed stack answers only for its own addresses.
+	Forwarding bool
+
+	// Hosts is the host table used to resolve names. "localhost" is always
+	// present (127.0.0.1 and ::1) unless the table overrides it.
+	Hosts map[string][]netip.Addr
+
+	// TCP tunes the TCP protocol.
+	TCP TCPOptions
+
+	// Clock is the stack's clock; nil means the real clock. Every netstack
+	// timer and every gentcp timeout reads it.
+	Clock tcpip.Clock
+
+	// RandSource feeds netstack's non-secret randomness (e.g. jitter of
+	// some timers). It must be safe for concurrent use. nil means seeded
+	// from SecureRNG.
+	RandSource rand.Source
+
+	// SecureRNG feeds ephemeral ports, initial sequence numbers, timestamp
+	// offsets and hash seeds. nil means crypto/rand. For reproducible runs
+	// give each stack its own seeded reader (see SeededRNG).
+	SecureRNG io.Reader
+}
+
+// NIC is one network interface.
+type NIC struct {
+	// Name identifies the NIC in routes and errors, e.g. "eth0".
+	Name string
+	// Link is where the NIC's frames go. The stack takes ownership: it
+	// closes the link when the stack closes.
+	Link netstack.LinkEndpoint
+	// Addresses are the NIC's IPv4 and IPv6 addresses with prefix length.
+	Addresses []netip.Prefix
+	// Promiscuous accepts packets for any destination address. Only
+	// useful with netstack's forwarders (transparent proxies).
+	Promiscuous bool
+	// Spoofing allows sending from addresses the NIC does not own.
+	Spoofing bool
+}
+
+// Route sends traffic for Dest out of NIC, through Gateway when it is
+// valid (a zero Gateway means on-link).
+type Route struct {
+	Dest    netip.Prefix
+	Gateway netip.Addr
+	NIC     string
+}
+
+// BufferRange is a socket buffer size range in bytes, as Linux's
+// tcp_rmem/tcp_wmem: the minimum a socket may be shrunk to, the size new
+// sockets start with, and the most autotuning may grow it to. Zero fields
+// keep netstack's default.
+type BufferRange struct {
+	Min, Default, Max int
+}
+
+// TCPOptions tunes TCP. Zero values keep netstack's defaults, except where
+// a field says otherwise.
+type TCPOptions struct {
+	// NoSACK turns selective acknowledgements off (on by default).
+	NoSACK bool
+	// NoRACK turns RACK-TLP loss detection off (on by default; it recovers
+	// from tail losses without waiting for the retransmission timeout).
+	NoRACK bool
+	// CongestionControl is "reno" (netstack's default) or "cubic".
+	CongestionControl string
+	// SendBuffer and ReceiveBuffer bound the socket buffers.
+	SendBuffer, ReceiveBuffer BufferRange
+	// NoModerateReceiveBuffer turns receive-buffer autotuning off.
+	NoModerateReceiveBuffer bool
+	// MinRTO and MaxRTO bound the retransmission timeout (netstack: 200 ms
+	// and 120 s). A smaller MinRTO speeds up lossy in-memory tests.
+	MinRTO, MaxRTO time.Duration
+	// SynRetries is how often a SYN is retransmitted before connect fails
+	// (netstack: 6).
+	SynRetries uint8
+	// TimeWait is how long a closed connection stays in TIME_WAIT
+	// (netstack: 60 s). Test harnesses shorten it to avoid port churn.
+	TimeWait time.Duration
+	// KeepaliveIdle, KeepaliveInterval and KeepaliveCount apply to every
+	// socket that turns keepalive on (netstack keeps these per socket, not
+	// per stack, so gentcp applies them). Zero keeps Linux's 2 h, 75 s, 9.
+	KeepaliveIdle, KeepaliveInterval time.Duration
+	KeepaliveCount int
+}
+
+// Stack is a netstack stack with the NICs, routes and host table of its
+// Options. It is safe for concurrent use.
+type Stack struct {
+	ns    *netstack.Stack
+	opts  Options
+	nics  map[string]tcpip.NICID
+	hosts map[string][]netip.Addr
+
+	closeOnce sync.Once
+}
+
+// loopbackNIC is the ID of the loopback NIC; configured NICs follow it.
+const loopbackNIC tcpip.NICID = 1
+
+// New builds a stack. On error nothing is left running.
+func New(opts Options) (*Stack, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	tcpFactory := tcp.NewProtocol
+	switch opts.TCP.CongestionControl {
+	case "", "reno":
+	case "cubic":
+		tcpFactory = tcp.NewProtocolCUBIC
+	}
+	ns := netstack.New(netstack.Options{
+		NetworkProtocols:   []netstack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []netstack.TransportProtocolFactory{tcpFactory, icmp.NewProtocol4, icmp.NewProtocol6},
+		Clock:              opts.Clock,
+		RandSource:         opts.RandSource,
+		SecureRNG:          opts.SecureRNG,
+		// Answer pings and neighbour solicitations like a host does.
+		HandleLocal: true,
+	})
+	s := &Stack{ns: ns, opts: opts, nics: map[string]tcpip.NICID{}}
+	if err := s.build(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (o *Options) validate() error {
+	switch o.TCP.CongestionControl {
+	case "", "reno", "cubic":
+	default:
+		return fmt.Errorf("stack: unknown congestion control %q (want reno or cubic)", o.TCP.CongestionControl)
+	}
+	seen := map[string]bool{}
+	for i, n := range o.NICs {
+		if n.Name == "" {
+			return fmt.Errorf("stack: NIC %d has no name", i)
+		}
+		if seen[n.Name] || n.Name == "lo" && !o.NoLoopback {
+			return fmt.Errorf("stack: NIC name %q used twice", n.Name)
+		}
+		seen[n.Name] = true
+		if n.Link == nil {
+			return fmt.Errorf("stack: NIC %q has no link", n.Name)
+		}
+		for _, a := range n.Addresses {
+			if !a.IsValid() {
+				return fmt.Errorf("stack: NIC %q has an invalid address %v", n.Name, a)
+			}
+		}
+	}
+	for _, r := range o.Routes {
+		if !r.Dest.IsValid() {
+			return fmt.Errorf("stack: route with invalid destination %v", r.Dest)
+		}
+		if r.Gateway.IsValid() && r.Gateway.Is4() != r.Dest.Addr().Is4() {
+			return fmt.Errorf("stack: route %v: gateway %v is of another IP version", r.Dest, r.Gateway)
+		}
+	}
+	return nil
+}
+
+func (s *Stack) build() error {
+	o := &s.opts
+	if err := s.setTCPOptions(); err != nil {
+		return err
+	}
+	var table []tcpip.Route
+	if !o.NoLoopback {
+		if err := s.addNIC(loopbackNIC, NIC{
+			Name:      "lo",
+			Link:      loopback.New(),
+			Addresses: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")},
+		}); err != nil {
+			return err
+		}
+	}
+	for i, n := range o.NICs {
+		if err := s.addNIC(loopbackNIC+1+tcpip.NICID(i), n); err != nil {
+			return err
+		}
+	}
+	// On-link routes first, in NIC order, as the kernel's "proto kernel"
+	// routes: they are the most specific, and netstack picks the first
+	// matching route.
+	ids := append([]string{}, "lo")
+	for _, n := range o.NICs {
+		ids = append(ids, n.Name)
+	}
+	for _, name := range ids {
+		id, ok := s.nics[name]
+		if !ok {
+			continue
+		}
+		for _, a := range s.nicAddresses(name) {
+			table = append(table, tcpip.Route{Destination: subnet(a.Masked()), NIC: id})
+		}
+	}
+	for _, r := range o.Routes {
+		id, err := s.routeNIC(r)
+		if err != nil {
+			return err
+		}
+		tr := tcpip.Route{Destination: subnet(r.Dest.Masked()), NIC: id}
+		if r.Gateway.IsValid() {
+			tr.Gateway = tcpip.AddrFromSlice(r.Gateway.AsSlice())
+		}
+		table = append(table, tr)
+	}
+	s.ns.SetRouteTable(table)
+	for _, p := range []tcpip.NetworkProtocolNumber{ipv4.ProtocolNumber, ipv6.ProtocolNumber} {
+		if err := s.ns.SetForwardingDefaultAndAllNICs(p, o.Forwarding); err != nil {
+			return fmt.Errorf("stack: forwarding: %s", err)
+		}
+	}
+	s.hosts = map[string][]netip.Addr{}
+	if !o.NoLoopback {
+		s.hosts["localhost"] = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}
+	}
+	for name, addrs := range o.Hosts {
+		s.hosts[strings.ToLower(name)] = append([]netip.Addr(nil), addrs...)
+	}
+	return nil
+}
+
+func (s *Stack) nicAddresses(name string) []netip.Prefix {
+	if name == "lo" {
+		return []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}
+	}
+	for _, n := range s.opts.NICs {
+		if n.Name == name {
+			return n.Addresses
+		}
+	}
+	return nil
+}
+
+func (s *Stack) routeNIC(r Route) (tcpip.NICID, error) {
+	if r.NIC != "" {
+		id, ok := s.nics[r.NIC]
+		if !ok {
+			return 0, fmt.Errorf("stack: route %v names unknown NIC %q", r.Dest, r.NIC)
+		}
+		return id, nil
+	}
+	if len(s.opts.NICs) != 1 {
+		return 0, fmt.Errorf("stack: route %v must name a NIC (the stack has %d)", r.Dest, len(s.opts.NICs))
+	}
+	return s.nics[s.opts.NICs[0].Name], nil
+}
+
+func (s *Stack) addNIC(id tcpip.NICID, n NIC) error {
+	if err := s.ns.CreateNICWithOptions(id, n.Link, netstack.NICOptions{Name: n.Name}); err != nil {
+		return fmt.Errorf("stack: NIC %q: %s", n.Name, err)
+	}
+	s.nics[n.Name] = id
+	for _, a := range n.Addresses {
+		proto := ipv4.ProtocolNumber
+		if a.Addr().Is6() && !a.Addr().Is4In6() {
+			proto = ipv6.ProtocolNumber
+		}
+		pa := tcpip.ProtocolAddress{
+			Protocol: proto,
+			AddressWithPrefix: tcpip.AddressWithPrefix{
+				Address:   tcpip.AddrFromSlice(a.Addr().Unmap().AsSlice()),
+				PrefixLen: a.Bits(),
+			},
+		}
+		if err := s.ns.AddProtocolAddress(id, pa, netstack.AddressProperties{}); err != nil {
+			return fmt.Errorf("stack: NIC %q: address %v: %s", n.Name, a, err)
+		}
+	}
+	if n.Promiscuous {
+		if err := s.ns.SetPromiscuousMode(id, true); err != nil {
+			return fmt.Errorf("stack: NIC %q: promiscuous: %s", n.Name, err)
+		}
+	}
+	if n.Spoofing {
+		if err := s.ns.SetSpoofing(id, true); err != nil {
+			return fmt.Errorf("stack: NIC %q: spoofing: %s", n.Name, err)
+		}
+	}
+	return nil
+}
+
+func subnet(p netip.Prefix) tcpip.Subnet {
+	addr := tcpip.AddrFromSlice(p.Addr().Unmap().AsSlice())
+	bits := p.Bits()
+	if p.Addr().Is4In6() {
+		bits -= 96
+	}
+	mask := tcpip.MaskFromBytes(prefixMask(addr.Len(), bits))
+	sn, err := tcpip.NewSubnet(addr, mask)
+	if err != nil {
+		// Unreachable: p is masked, so its host bits are zero.
+		panic(fmt.Sprintf("stack: subnet %v: %v", p, err))
+	}
+	return sn
+}
+
+func prefixMask(n, bits int) []byte {
+	m := make([]byte, n)
+	for i := range m {
+		switch {
+		case bits >= 8:
+			m[i] = 0xff
+			bits -= 8
+		case bits > 0:
+			m[i] = byte(0xff << (8 - bits))
+			bits = 0
+		}
+	}
+	return m
+}
+
+func (s *Stack) setTCPOptions() error {
+	t := s.opts.TCP
+	set := func(what string, o tcpip.SettableTransportProtocolOption) error {
+		if err := s.ns.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			return fmt.Errorf("stack: TCP %s: %s", what, err)
+		}
+		return nil
+	}
+	sack := tcpip.TCPSACKEnabled(!t.NoSACK)
+	if err := set("SACK", &sack); err != nil {
+		return err
+	}
+	var rec tcpip.TCPRecovery
+	if !t.NoRACK {
+		rec = tcpip.TCPRACKLossDetection
+	}
+	if err := set("RACK", &rec); err != nil {
+		return err
+	}
+	mod := tcpip.TCPModerateReceiveBufferOption(!t.NoModerateReceiveBuffer)
+	if err := set("receive buffer moderation", &mod); err != nil {
+		return err
+	}
+	if r := t.SendBuffer; r != (BufferRange{}) {
+		var cur tcpip.TCPSendBufferSizeRangeOption
+		if err := s.ns.TransportProtocolOption(tcp.ProtocolNumber, &cur); err != nil {
+			return fmt.Errorf("stack: TCP send buffer: %s", err)
+		}
+		o := tcpip.TCPSendBufferSizeRangeOption(mergeRange(BufferRange(cur), r))
+		if err := set("send buffer", &o); err != nil {
+			return err
+		}
+	}
+	if r := t.ReceiveBuffer; r != (BufferRange{}) {
+		var cur tcpip.TCPReceiveBufferSizeRangeOption
+		if err := s.ns.TransportProtocolOption(tcp.ProtocolNumber, &cur); err != nil {
+			return fmt.Errorf("stack: TCP receive buffer: %s", err)
+		}
+		o := tcpip.TCPReceiveBufferSizeRangeOption(mergeRange(BufferRange(cur), r))
+		if err := set("receive buffer", &o); err != nil {
+			return err
+		}
+	}
+	if t.MinRTO > 0 {
+		o := tcpip.TCPMinRTOOption(t.MinRTO)
+		if err := set("min RTO", &o); err != nil {
+			return err
+		}
+	}
+	if t.MaxRTO > 0 {
+		o := tcpip.TCPMaxRTOOption(t.MaxRTO)
+		if err := set("max RTO", &o); err != nil {
+			return err
+		}
+	}
+	if t.SynRetries > 0 {
+		o := tcpip.TCPSynRetriesOption(t.SynRetries)
+		if err := set("SYN retries", &o); err != nil {
+			return err
+		}
+	}
+	if t.TimeWait > 0 {
+		o := tcpip.TCPTimeWaitTimeoutOption(t.TimeWait)
+		if err := set("TIME_WAIT", &o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mergeRange(cur, want BufferRange) BufferRange {
+	if want.Min > 0 {
+		cur.Min = want.Min
+	}
+	if want.Default > 0 {
+		cur.Default = want.Default
+	}
+	if want.Max > 0 {
+		cur.Max = want.Max
+	}
+	return cur
+}
+
+// Netstack returns the underlying netstack stack, for creating endpoints
+// and for anything this package does not wrap.
+func (s *Stack) Netstack() *netstack.Stack { return s.ns }
+
+// Clock returns the clock every timer of this stack reads.
+func (s *Stack) Clock() tcpip.Clock { return s.ns.Clock() }
+
+// TCP returns the TCP options the stack was built with.
+func (s *Stack) TCP() TCPOptions { return s.opts.TCP }
+
+// NICID returns the netstack ID of the named NIC.
+func (s *Stack) NICID(name string) (tcpip.NICID, bool) {
+	id, ok := s.nics[name]
+	return id, ok
+}
+
+// ErrUnknownHost is returned by LookupHost for a name that is neither an
+// address literal nor in the host table.
+var ErrUnknownHost = errors.New("unknown host")
+
+// LookupHost resolves name through the host table; an address literal
+// resolves to itself. The order is the table's (IPv4 first for localhost).
+func (s *Stack) LookupHost(name string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(name); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	if addrs, ok := s.hosts[strings.ToLower(name)]; ok && len(addrs) > 0 {
+		return append([]netip.Addr(nil), addrs...), nil
+	}
+	return nil, fmt.Errorf("stack: %q: %w", name, ErrUnknownHost)
+}
+
+// Addresses returns every address of every NIC, loopback included.
+func (s *Stack) Addresses() []netip.Prefix {
+	var out []netip.Prefix
+	for _, nic := range s.ns.NICInfo() {
+		for _, pa := range nic.ProtocolAddresses {
+			a, _ := netip.AddrFromSlice(pa.AddressWithPrefix.Address.AsSlice())
+			out = append(out, netip.PrefixFrom(a, pa.AddressWithPrefix.PrefixLen))
+		}
+	}
+	return out
+}
+
+// Close aborts every endpoint, stops every goroutine the stack started and
+// closes its links. It waits for all of them, so no goroutine of the stack
+// outlives it. Close is idempotent.
+func (s *Stack) Close() {
+	s.closeOnce.Do(func() {
+		s.ns.Close()
+		s.ns.Wait()
+	})
+}
