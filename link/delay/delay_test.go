@@ -391,11 +391,7 @@ func TestTCP_TransferThroughDelay(t *testing.T) {
 		}
 	}()
 
-	data := make([]byte, 1<<20)
-	r := rand.New(rand.NewPCG(cfg.Seed, 1))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(cfg.Seed, 1<<20)
 	start := time.Now()
 	got := net.transfer(t, data)
 	assert.Equal(t, sha256.Sum256(data), got, "SHA-256 of received data")

@@ -3,6 +3,7 @@ package delay_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -83,12 +84,18 @@ func frames(seed uint64, n int) [][]byte {
 	r := rand.New(rand.NewPCG(seed, 0))
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = make([]byte, 20+r.IntN(1400))
-		for j := range out[i] {
-			out[i][j] = byte(r.Uint32())
-		}
+		out[i] = randomBytes(seed<<32|uint64(i), 20+r.IntN(1400))
 	}
 	return out
+}
+
+// randomBytes returns n random bytes drawn from seed.
+func randomBytes(seed uint64, n int) []byte {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(key).Read(b)
+	return b
 }
 
 const (

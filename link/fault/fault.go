@@ -42,9 +42,15 @@ type Config struct {
 	// bit is both the likeliest real fault (one bad symbol on a link) and
 	// the hardest to detect: it changes the frame as little as possible,
 	// so only a checksum that covers that bit can notice. The Internet
-	// checksum always catches a single-bit error, so a stack that drops
-	// such frames and recovers by retransmission is verifying its
-	// checksums.
+	// checksum catches every single-bit error in the bytes it covers, so
+	// a TCP transfer that still arrives intact shows the stack verifies
+	// its checksums and repairs the damage by retransmission.
+	//
+	// On an Ethernet link the bit may land in the Ethernet header, which
+	// the NIC pushes before any wrapper's WritePackets runs, and nothing
+	// checks it: the FCS a real NIC verifies is not modelled. A flipped
+	// destination or EtherType bit makes the receiver drop the frame; a
+	// flipped source bit goes unnoticed.
 	Corrupt float64
 }
 

@@ -48,11 +48,11 @@ const DefaultSnapLen = 262144
 
 // File format constants, from https://www.tcpdump.org/manpages/pcap-savefile.5.html.
 const (
-	magicMicros    = 0xa1b2c3d4
-	magicNanos     = 0xa1b23c4d
-	versionMajor   = 2
-	versionMinor   = 4
-	fileHeaderLen  = 24
+	magicMicros     = 0xa1b2c3d4
+	magicNanos      = 0xa1b23c4d
+	versionMajor    = 2
+	versionMinor    = 4
+	fileHeaderLen   = 24
 	recordHeaderLen = 16
 )
 

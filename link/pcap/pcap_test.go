@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/link/delay"
+	"github.com/usertcp/usertcp/link/fault"
 	"github.com/usertcp/usertcp/link/pcap"
 )
 
@@ -419,11 +420,7 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 		}
 	}()
 
-	data := make([]byte, 64<<10)
-	r := rand.New(rand.NewPCG(1, 1))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	data := randomBytes(1, 64<<10)
 	got := net.transfer(t, data)
 	assert.Equal(t, sha256.Sum256(data), got)
 	net.close()
@@ -491,4 +488,55 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 	require.NoError(t, err, "tcpdump -r: %s", out)
 	want := fmt.Sprintf("%d.%09d IP 10.0.0.1.", recs[0].Time.Unix(), recs[0].Time.Nanosecond())
 	assert.Contains(t, string(out), want)
+}
+
+// TestTCP_StacksWithFaultAndDelay wires A as fault(delay(pcap(wire))): the
+// capture, innermost, sees what survived the faults, after the delay, as a
+// tap on the cable would.
+func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var file syncBuffer
+	var (
+		p *pcap.Endpoint
+		d *delay.Endpoint
+		f *fault.Endpoint
+	)
+	const seed = 5
+	t.Logf("seed %d", seed)
+	net := newTestNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
+		var err error
+		p, err = pcap.New(lower, &file, pcap.Options{})
+		require.NoError(t, err)
+		d, err = delay.New(p, delay.Config{Seed: seed, Latency: 2 * time.Millisecond})
+		require.NoError(t, err)
+		f, err = fault.New(d, fault.Config{Seed: seed, Loss: 0.05, Duplicate: 0.01})
+		require.NoError(t, err)
+		return f
+	})
+	closed := false
+	defer func() {
+		if !closed {
+			net.close()
+		}
+	}()
+
+	data := randomBytes(seed, 256<<10)
+	assert.Equal(t, sha256.Sum256(data), net.transfer(t, data))
+	net.close()
+	closed = true
+	checkRefs(t)
+
+	recs, _, err := pcap.ReadFile(&file.b)
+	require.NoError(t, err)
+	fromA := 0
+	for _, rec := range recs {
+		if header.IPv4(rec.Data).SourceAddress() == addrA {
+			fromA++
+		}
+	}
+	fc, dc := f.Counters(), d.Counters()
+	t.Logf("fault %+v; delay %+v; %d records from A", fc, dc, fromA)
+	assert.NotZero(t, fc.Dropped)
+	assert.Equal(t, int(dc.Frames), fromA, "records from A, frames delay passed on")
+	assert.LessOrEqual(t, dc.Frames, fc.Frames-fc.Dropped+fc.Duplicated)
 }

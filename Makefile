@@ -1,0 +1,41 @@
+# usertcp: one command each. See README.md.
+GO      ?= go
+PKGS    := ./...
+BIN     := bin/usertcp
+
+.PHONY: build test test-short demo bench lint integration fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/usertcp
+
+# The whole suite, race detector on. Tests that need root or a tool that is
+# missing say so and skip.
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+demo:
+	$(GO) run ./cmd/usertcp demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Tests across real boundaries (TAP in a network namespace, kernel TCP,
+# real erl, curl, nc). Needs root for TAP; without it those tests skip and
+# print why.
+integration:
+	$(GO) test -race -count=1 -timeout 20m -v ./integration/...
+
+# Run each fuzz target for FUZZTIME (default 10m).
+FUZZTIME ?= 10m
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin

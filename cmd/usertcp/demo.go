@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/usertcp/usertcp/config"
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// demoFlags are the demo's knobs; impairment flags override the config.
+type demoFlags struct {
+	config                            string
+	pcap                              string
+	bytes                             int64
+	pings                             int
+	port                              int
+	mtu                               int
+	seed                              int64
+	loss, duplicate, corrupt, reorder float64
+	latency, jitter                   time.Duration
+	rate                              string
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	var f demoFlags
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: usertcp demo [flags]\n\nTwo userspace stacks on an in-memory link: an echo server on one (gen_tcp listen/accept),\na client on the other. The client measures the handshake, round trips and a bulk echo\nchecked by SHA-256, and the demo reports what happened on the wire.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.config, "config", "", "config file (TOML); default: the embedded two-stack setup")
+	fs.StringVar(&f.pcap, "pcap", "", "write a pcap capture of the wire to this file")
+	fs.Int64Var(&f.bytes, "bytes", 8<<20, "bytes the client sends (and gets echoed back)")
+	fs.IntVar(&f.pings, "pings", 200, "1-byte round trips to time")
+	fs.IntVar(&f.port, "port", 7, "the echo server's port")
+	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
+	fs.Int64Var(&f.seed, "seed", -1, "seed for the link's random faults (default: the config's)")
+	fs.Float64Var(&f.loss, "loss", -1, "probability a frame is lost, 0..1")
+	fs.Float64Var(&f.duplicate, "duplicate", -1, "probability a frame is duplicated, 0..1")
+	fs.Float64Var(&f.corrupt, "corrupt", -1, "probability a frame gets one bit flipped, 0..1")
+	fs.Float64Var(&f.reorder, "reorder", -1, "probability a frame is held back and overtaken, 0..1")
+	fs.DurationVar(&f.latency, "latency", -1, "one-way latency, e.g. 5ms")
+	fs.DurationVar(&f.jitter, "jitter", -1, "extra random latency up to this, e.g. 1ms")
+	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	if err := f.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	var pcapFile *os.File
+	var pcapW io.Writer
+	if f.pcap != "" {
+		if pcapFile, err = os.Create(f.pcap); err != nil {
+			return err
+		}
+		defer pcapFile.Close()
+		pcapW = pcapFile
+	}
+	w, err := build(cfg, pcapW)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if len(cfg.Stacks) < 2 {
+		return errors.New("the demo needs two stacks, one on each end of the link")
+	}
+	serverName, clientName := cfg.Stacks[0].Name, cfg.Stacks[1].Name
+	rep, err := demo(w, serverName, clientName, f)
+	if err != nil {
+		return err
+	}
+	rep.print(stdout, cfg, f)
+	if pcapFile != nil {
+		fmt.Fprintf(stdout, "capture:       %s (read it with: tcpdump -nn -r %s)\n", f.pcap, f.pcap)
+	}
+	return nil
+}
+
+func (f *demoFlags) apply(cfg *config.Config) error {
+	l := &cfg.Link
+	if f.mtu > 0 {
+		l.MTU = f.mtu
+	}
+	if f.seed >= 0 {
+		l.Seed = f.seed
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+		dst  *float64
+	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
+		if p.v == -1 {
+			continue
+		}
+		if !(p.v >= 0 && p.v <= 1) {
+			return fmt.Errorf("--%s %v: want a probability in 0..1", p.name, p.v)
+		}
+		*p.dst = p.v
+	}
+	if f.latency >= 0 {
+		l.Latency = f.latency
+	}
+	if f.jitter >= 0 {
+		l.Jitter = f.jitter
+	}
+	if f.rate != "" {
+		r, err := config.ParseRate(f.rate)
+		if err != nil {
+			return fmt.Errorf("--rate: %w", err)
+		}
+		l.Rate = r
+	}
+	if f.bytes < 0 || f.pings < 0 {
+		return errors.New("--bytes and --pings must not be negative")
+	}
+	if f.port < 1 || f.port > 65535 {
+		return fmt.Errorf("--port %d: want 1..65535", f.port)
+	}
+	return nil
+}
+
+// report is what the demo measured.
+type report struct {
+	server, client     string
+	serverAddr         string
+	handshake          time.Duration
+	rtts               []time.Duration
+	sent, echoed       int64
+	bulk               time.Duration
+	sumSent, sumEchoed [32]byte
+	retrans            [2]uint64
+	segs               [2]uint64
+	linkA, linkB       string
+}
+
+func demo(w *world, serverName, clientName string, f demoFlags) (*report, error) {
+	srv, cli := w.nodes[serverName], w.nodes[clientName]
+	rep := &report{server: serverName, client: clientName}
+
+	// The server: gen_tcp:listen, then one acceptor that echoes. Its
+	// options override the config's defaults where the echo needs them.
+	sp := srv.NewProcess()
+	defer sp.Exit()
+	ls, err := sp.Listen(f.port, gentcp.Binary, gentcp.Active(false), gentcp.PacketRaw, gentcp.Buffer(64<<10), gentcp.Nodelay(true))
+	if err != nil {
+		return nil, fmt.Errorf("server listen on port %d: %w", f.port, err)
+	}
+	echoDone := make(chan error, 1)
+	srv.Spawn(func(p *gentcp.Process) {
+		s, err := p.Accept(ls, gentcp.Infinity)
+		if err != nil {
+			echoDone <- err
+			return
+		}
+		for {
+			d, err := s.Recv(0, gentcp.Infinity)
+			if err != nil {
+				s.Close()
+				if errors.Is(err, gentcp.Closed) {
+					err = nil
+				}
+				echoDone <- err
+				return
+			}
+			if err := s.Send(d.Bytes); err != nil {
+				echoDone <- err
+				return
+			}
+		}
+	})
+
+	cp := cli.NewProcess()
+	defer cp.Exit()
+	start := time.Now()
+	c, err := cp.Connect(serverName, f.port, 10*time.Second, gentcp.Binary, gentcp.Active(false), gentcp.PacketRaw, gentcp.Buffer(64<<10), gentcp.Nodelay(true))
+	if err != nil {
+		return nil, fmt.Errorf("client connect to %s:%d: %w", serverName, f.port, err)
+	}
+	rep.handshake = time.Since(start)
+	if a, err := c.Peername(); err == nil {
+		rep.serverAddr = a.String()
+	}
+
+	// Round trips: one byte out, one byte back.
+	one := []byte{'x'}
+	for range f.pings {
+		t0 := time.Now()
+		if err := c.Send(one); err != nil {
+			return nil, fmt.Errorf("ping send: %w", err)
+		}
+		if _, err := c.Recv(1, 10*time.Second); err != nil {
+			return nil, fmt.Errorf("ping recv: %w", err)
+		}
+		rep.rtts = append(rep.rtts, time.Since(t0))
+	}
+
+	// Bulk echo: a writer sends random bytes while this goroutine reads the
+	// echo; both sides hash what they saw.
+	var seed [32]byte
+	seed[0] = byte(w.cfg.Link.Seed)
+	rng := rand.NewChaCha8(seed)
+	chunk := make([]byte, 64<<10)
+	sendErr := make(chan error, 1)
+	hSent := sha256.New()
+	start = time.Now()
+	go func() {
+		left := f.bytes
+		for left > 0 {
+			n := min(int64(len(chunk)), left)
+			rng.Read(chunk[:n])
+			hSent.Write(chunk[:n])
+			if err := c.Send(chunk[:n]); err != nil {
+				sendErr <- err
+				return
+			}
+			rep.sent += n
+			left -= n
+		}
+		sendErr <- nil
+	}()
+	hEcho := sha256.New()
+	for rep.echoed < f.bytes {
+		d, err := c.Recv(0, 30*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("bulk recv after %d bytes: %w", rep.echoed, err)
+		}
+		hEcho.Write(d.Bytes)
+		rep.echoed += int64(len(d.Bytes))
+	}
+	rep.bulk = time.Since(start)
+	if err := <-sendErr; err != nil {
+		return nil, fmt.Errorf("bulk send: %w", err)
+	}
+	copy(rep.sumSent[:], hSent.Sum(nil))
+	copy(rep.sumEchoed[:], hEcho.Sum(nil))
+	c.Close()
+	if err := <-echoDone; err != nil {
+		return nil, fmt.Errorf("echo server: %w", err)
+	}
+	ls.Close()
+	for i, name := range []string{serverName, clientName} {
+		st := w.stacks[name].Netstack().Stats().TCP
+		rep.retrans[i] = st.Retransmits.Value()
+		rep.segs[i] = st.SegmentsSent.Value()
+	}
+	rep.linkA = describeCounters(w, 0)
+	rep.linkB = describeCounters(w, 1)
+	return rep, nil
+}
+
+func describeCounters(w *world, i int) string {
+	c := w.link[i].Counters()
+	return fmt.Sprintf("%d frames (%s), %d dropped, %d duplicated, %d corrupted, %d reordered",
+		c.Frames, humanBytes(float64(c.Bytes)), c.Dropped, c.Duplicated, c.Corrupted, c.Reordered)
+}
+
+func (r *report) print(out io.Writer, cfg *config.Config, f demoFlags) {
+	l := cfg.Link
+	mtu := l.MTU
+	if mtu == 0 {
+		mtu = 1500
+	}
+	fmt.Fprintf(out, "usertcp demo: stack %q and stack %q on an in-memory link (MTU %d", r.server, r.client, mtu)
+	if l.Loss > 0 || l.Duplicate > 0 || l.Corrupt > 0 || l.Reorder > 0 || l.Latency > 0 || l.Jitter > 0 || l.Rate > 0 {
+		fmt.Fprintf(out, "; loss %g, duplicate %g, corrupt %g, reorder %g, latency %v, jitter %v", l.Loss, l.Duplicate, l.Corrupt, l.Reorder, l.Latency, l.Jitter)
+		if l.Rate > 0 {
+			fmt.Fprintf(out, ", rate %s/s", humanBytes(float64(l.Rate)))
+		}
+		fmt.Fprintf(out, "; seed %d", l.Seed)
+	}
+	fmt.Fprintln(out, "). No kernel sockets were used.")
+	fmt.Fprintf(out, "handshake:     client connected to %s in %v (gen_tcp:connect)\n", r.serverAddr, r.handshake.Round(time.Microsecond))
+	if len(r.rtts) > 0 {
+		s := slices.Clone(r.rtts)
+		slices.Sort(s)
+		p := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+		fmt.Fprintf(out, "round trip:    %d one-byte pings: p50 %v, p99 %v, max %v\n", len(s), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), s[len(s)-1].Round(time.Microsecond))
+	}
+	secs := r.bulk.Seconds()
+	if secs > 0 {
+		fmt.Fprintf(out, "bulk echo:     %s sent and %s echoed back in %v: %s/s each way (%.2f Gbit/s)\n",
+			humanBytes(float64(r.sent)), humanBytes(float64(r.echoed)), r.bulk.Round(time.Millisecond),
+			humanBytes(float64(r.sent)/secs), float64(r.sent)*8/secs/1e9)
+	}
+	verdict := "match: every byte came back in order"
+	if !bytes.Equal(r.sumSent[:], r.sumEchoed[:]) {
+		verdict = "MISMATCH: the echo differs from what was sent"
+	}
+	fmt.Fprintf(out, "integrity:     SHA-256 sent %x…, echoed %x… (%s)\n", r.sumSent[:6], r.sumEchoed[:6], verdict)
+	fmt.Fprintf(out, "retransmits:   %s %d of %d segments, %s %d of %d segments\n", r.server, r.retrans[0], r.segs[0], r.client, r.retrans[1], r.segs[1])
+	fmt.Fprintf(out, "wire a→b:      %s\n", r.linkA)
+	fmt.Fprintf(out, "wire b→a:      %s\n", r.linkB)
+}
+
+func humanBytes(n float64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", n/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", n/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", n)
+}

@@ -1,0 +1,9 @@
+// Command usertcp runs TCP/IP in user space and speaks gen_tcp on it.
+//
+//	usertcp demo [flags]     two stacks on an in-memory link, an echo server and a client, and a report
+//	usertcp version
+//
+// With no --config it uses the embedded default setup (config.Default): a
+// stack "server" at 10.0.0.1 and a stack "client" at 10.0.0.2 on a
+// 1500-byte memlink. Run "usertcp COMMAND --help" for a command's flags.
+package main
