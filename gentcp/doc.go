@@ -1,0 +1,108 @@
+// Package gentcp gives Go programs Erlang/OTP's gen_tcp on a usertcp stack:
+// the calls, options, messages and error reasons of OTP 25+, with OTP's own
+// semantics where they differ from what netstack does by default.
+//
+// A Node is the gen_tcp side of one stack (it holds the default options,
+// OTP's inet_default_connect_options and inet_default_listen_options). A
+// Process stands for an Erlang process: it owns sockets and has a mailbox
+// that active sockets send their messages to. Blocking calls take a
+// timeout on the stack's clock (Infinity for OTP's infinity) and have
+// Context variants.
+//
+// # OTP → Go
+//
+// Calls:
+//
+//	gen_tcp:connect(A, P, Opts, T)        p.Connect(host, port, timeout, opts...)   ConnectContext
+//	gen_tcp:listen(P, Opts)               p.Listen(port, opts...)
+//	gen_tcp:accept(L, T)                  p.Accept(l, timeout)                      AcceptContext
+//	gen_tcp:send(S, Data)                 s.Send(data)                              SendContext
+//	gen_tcp:recv(S, Len, T)               s.Recv(length, timeout)                   RecvContext
+//	gen_tcp:close(S)                      s.Close()
+//	gen_tcp:shutdown(S, How)              s.Shutdown(gentcp.ShutdownRead|ShutdownWrite|ShutdownReadWrite)
+//	gen_tcp:controlling_process(S, Pid)   p.ControllingProcess(s, to)   (p is the caller, self())
+//	inet:setopts(S, Opts)                 s.Setopts(opts...)
+//	inet:getopts(S, Names)                s.Getopts(names...)
+//	inet:port(S)                          s.Port()
+//	inet:sockname(S) / inet:peername(S)   s.Sockname() / s.Peername()   (netip.AddrPort)
+//	inet:getstat(S, Keys)                 s.Getstat(keys...)
+//	spawn(F) / exit(normal)               node.Spawn(f) / p.Exit()
+//	receive ... after T -> ... end        p.Receive(timeout), p.ReceiveContext, p.Mailbox() (a channel)
+//
+// Options (each also parses from Erlang syntax with ParseOptions):
+//
+//	binary | list | {mode,M}              Binary, List, Mode(bool)
+//	{active, true|false|once|N}           Active(bool), ActiveOnce, ActiveN(n)
+//	{packet, 0|raw|1|2|4|line}            Packet(n), PacketRaw, PacketLine
+//	{packet_size,N} {header,N}            PacketSize(n), Header(n)
+//	{line_delimiter,C}                    LineDelimiter(c)
+//	{backlog,B}  (default 5)              Backlog(b)
+//	{ip,Addr} {port,P}                    IP(netip.Addr), Port(p)
+//	{fd,Fd}                               FD(endpoint, waiterQueue): adopt a netstack endpoint
+//	inet | inet6                          Inet, Inet6
+//	{exit_on_close,B} {show_econnreset,B} ExitOnClose(b), ShowEconnreset(b)
+//	{buffer,N} {recbuf,N} {sndbuf,N}      Buffer(n), Recbuf(n), Sndbuf(n)
+//	{nodelay,B} {keepalive,B}             Nodelay(b), Keepalive(b)
+//	{reuseaddr,B} {linger,{B,S}}          Reuseaddr(b), LingerOpt(b, s)
+//	{send_timeout,T} {send_timeout_close,B}  SendTimeout(d), SendTimeoutClose(b)
+//	{high_watermark,N} {low_watermark,N}  HighWatermark(n), LowWatermark(n)
+//	{high_msgq_watermark,N} {low_msgq_watermark,N}  HighMsgqWatermark(n), LowMsgqWatermark(n)
+//	{delay_send,B} {deliver,port|term}    DelaySend(b), DeliverPort, DeliverTerm
+//	{priority,N} {tos,N}                  Priority(n), Tos(n)
+//
+// Messages (values in the owner's mailbox; use a type switch):
+//
+//	{tcp, S, Data}                        gentcp.TCP{Socket, Data}
+//	{S, {data, Data}}  ({deliver,port})   gentcp.PortData{Socket, Data}
+//	{tcp_closed, S}                       gentcp.TCPClosed{Socket}
+//	{tcp_error, S, Reason}                gentcp.TCPError{Socket, Reason}
+//	{tcp_passive, S}                      gentcp.TCPPassive{Socket}
+//
+// Data: a Data value carries the bytes in both modes; Data.List says the
+// socket was in list mode (Erlang would have given "abc" rather than
+// <<"abc">>) and Data.Header is the {header,N} split. Data.String prints
+// the Erlang form.
+//
+// Reasons: a Reason is the atom: Closed, Timeout, Econnrefused, Econnreset,
+// Enotconn, Einval, Ealready, Emsgsize, Enomem, Eaddrinuse, Eaddrnotavail,
+// NotOwner, BadArg, ... errors.Is matches the syscall.Errno a POSIX reason
+// names; Timeout matches os.ErrDeadlineExceeded and
+// context.DeadlineExceeded. Where OTP raises an exception, gentcp returns
+// an error: exit(badarg) for a bad option is an *OptionError matching
+// ErrBadArg; function_clause is FunctionClause.
+//
+// Go's interfaces: Node.Dial, Node.DialContext and Node.Listen give
+// net.Conn (with CloseWrite and CloseRead) and net.Listener over the same
+// sockets, so net/http runs over the stack.
+//
+// # The semantics OTP has and netstack lacks
+//
+// gentcp owns, per socket, what OTP's inet driver and Linux add to TCP
+// (reference/gen_tcp-semantics.md §13): recv(N) that discards a short tail
+// on close; recv(0) returning at most `buffer` bytes; a close or reset
+// reported once (closed, or econnreset with show_econnreset) and enotconn
+// after; exit_on_close; an asynchronous send queue with high and low
+// watermarks, send_timeout and send_timeout_close; close waiting for queued
+// output; backlog B admitting B+1 connections and dropping SYNs beyond;
+// packet framing; active delivery with once/N flow control; the
+// controlling process and its mailbox moves.
+//
+// # Differences from OTP
+//
+//   - Exceptions are errors. OTP exits with badarg or function_clause; Go
+//     code gets an error value that says so (ErrBadArg, FunctionClause).
+//   - A {packet,1|2|4} length above 64 MiB with packet_size 0 is emsgsize.
+//     OTP would buffer up to 4 GiB for one packet; a hostile peer must not
+//     make a socket allocate without bound.
+//   - recbuf and sndbuf report netstack's buffer sizes, which differ from
+//     Linux's (Linux doubles what is set); they are not part of the contract.
+//   - priority and tos are stored and returned; tos is passed to netstack,
+//     priority has no effect (netstack has no queueing disciplines by
+//     priority).
+//   - Caller identity is explicit: calls where OTP uses self()
+//     (connect/listen/accept owner, controlling_process) are methods on the
+//     calling Process. Close removes a queued {tcp_closed,S} from the
+//     owner's mailbox (OTP: the caller's, normally the owner).
+//   - A Process is a value, not a scheduler entity: nothing stops two
+//     goroutines from acting as one process; don't.
+package gentcp
