@@ -64,7 +64,7 @@ type Counters struct {
 	// Sent frames and bytes: what the stack wrote.
 	Frames, Bytes uint64
 	// Delivered frames and bytes: what crossed the wire to the peer.
-	Delivered, DeliveredBytes uint64
+	Delivered, DeliveredBytes                 uint64
 	Dropped, Duplicated, Corrupted, Reordered uint64
 }
 

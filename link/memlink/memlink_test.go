@@ -1,0 +1,191 @@
+package memlink_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+
+	"github.com/usertcp/usertcp/internal/testutil"
+	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/stack"
+)
+
+const transferSize = 10 << 20
+
+// nextPort gives each transfer its own port, so TIME_WAIT of an earlier
+// one never collides.
+var nextPort atomic.Uint32
+
+// transfer moves n seeded random bytes from stack B to stack A over TCP
+// (netstack's own gonet, so this tests the link, not gentcp) and returns
+// the SHA-256 of what was sent and of what arrived. during, if set, runs
+// once the transfer is under way.
+func transfer(t *testing.T, p *testutil.Pair, v6 bool, n int, during func()) (sent, got [32]byte) {
+	t.Helper()
+	proto, addr := ipv4.ProtocolNumber, testutil.AddrA4
+	if v6 {
+		proto, addr = ipv6.ProtocolNumber, testutil.AddrA6
+	}
+	port := uint16(5000 + nextPort.Add(1))
+	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: port}, proto)
+	require.NoError(t, err)
+	defer l.Close()
+	recvd := make(chan [32]byte, 1)
+	recvErr := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			recvErr <- err
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, c); err != nil {
+			recvErr <- err
+			return
+		}
+		var s [32]byte
+		copy(s[:], h.Sum(nil))
+		recvd <- s
+	}()
+	c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: port}, proto)
+	require.NoError(t, err)
+	h := sha256.New()
+	var seed [32]byte
+	rng := rand.NewChaCha8(seed)
+	buf := make([]byte, 64<<10)
+	for left, i := n, 0; left > 0; i++ {
+		k := min(left, len(buf))
+		rng.Read(buf[:k])
+		h.Write(buf[:k])
+		_, err := c.Write(buf[:k])
+		require.NoError(t, err)
+		left -= k
+		if i == 8 && during != nil {
+			during()
+		}
+	}
+	require.NoError(t, c.CloseWrite())
+	copy(sent[:], h.Sum(nil))
+	select {
+	case got = <-recvd:
+	case err := <-recvErr:
+		t.Fatalf("receiver: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("transfer did not finish in 2 minutes")
+	}
+	c.Close()
+	return sent, got
+}
+
+func TestTransfer(t *testing.T) {
+	cases := []struct {
+		name   string
+		opts   memlink.Options
+		during func(p *testutil.Pair)
+		check  func(t *testing.T, a, b memlink.Counters)
+	}{
+		{name: "clean link", opts: memlink.Options{ChecksumOffload: true},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.Zero(t, b.Dropped) }},
+		{name: "5% loss", opts: memlink.Options{Loss: 0.05},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.NotZero(t, b.Dropped) }},
+		{name: "1% duplication", opts: memlink.Options{Duplicate: 0.01},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.NotZero(t, b.Duplicated) }},
+		{name: "reordering", opts: memlink.Options{Reorder: 0.02, Latency: 200 * time.Microsecond},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.NotZero(t, b.Reordered) }},
+		{name: "0.1% corruption", opts: memlink.Options{Corrupt: 0.001},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.NotZero(t, b.Corrupted) }},
+		{name: "20 ms latency with jitter", opts: memlink.Options{Latency: 20 * time.Millisecond, Jitter: 2 * time.Millisecond}},
+		{name: "3 s partition then heal", opts: memlink.Options{},
+			during: func(p *testutil.Pair) {
+				p.LinkA.Partition()
+				p.LinkB.Partition()
+				time.Sleep(3 * time.Second)
+				p.LinkA.Heal()
+				p.LinkB.Heal()
+			},
+			check: func(t *testing.T, a, b memlink.Counters) { assert.NotZero(t, b.Dropped) }},
+	}
+	for _, tc := range cases {
+		for _, v6 := range []bool{false, true} {
+			name := tc.name + "/IPv4"
+			if v6 {
+				name = tc.name + "/IPv6"
+			}
+			t.Run(name, func(t *testing.T) {
+				defer goleak.VerifyNone(t)
+				tc.opts.Seed = 42
+				t.Logf("seed %d", tc.opts.Seed)
+				p := testutil.NewPair(t, tc.opts, stack.TCPOptions{MinRTO: 10 * time.Millisecond, MaxRTO: 500 * time.Millisecond})
+				var during func()
+				if tc.during != nil {
+					during = func() { tc.during(p) }
+				}
+				sent, got := transfer(t, p, v6, transferSize, during)
+				assert.Equal(t, fmt.Sprintf("%x", sent), fmt.Sprintf("%x", got), "SHA-256 of the bytes sent and received")
+				if tc.check != nil {
+					tc.check(t, p.LinkA.Counters(), p.LinkB.Counters())
+				}
+				p.Close()
+			})
+		}
+	}
+}
+
+// TestBackpressureNoDrops checks that a full queue slows the sender
+// instead of dropping: a tiny queue on a clean link loses no frame.
+func TestBackpressureNoDrops(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := testutil.NewPair(t, memlink.Options{QueueFrames: 4, ChecksumOffload: true}, stack.TCPOptions{})
+	sent, got := transfer(t, p, false, 4<<20, nil)
+	assert.Equal(t, sent, got)
+	b := p.LinkB.Counters()
+	assert.Equal(t, b.Frames, b.Delivered, "every frame written was delivered")
+	assert.Zero(t, b.Dropped)
+	p.Close()
+}
+
+// TestNoGoroutineLeftAfterClose builds and closes stacks and links and
+// checks nothing keeps running.
+func TestNoGoroutineLeftAfterClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for range 3 {
+		p := testutil.NewPair(t, memlink.Options{Latency: time.Millisecond, Loss: 0.01, Ethernet: true}, stack.TCPOptions{})
+		sent, got := transfer(t, p, false, 256<<10, nil)
+		require.Equal(t, sent, got)
+		p.Close()
+	}
+}
+
+// TestEthernetARPAndPing resolves neighbours with ARP and NDP over an
+// Ethernet memlink and checks each stack answers ICMP echo.
+func TestEthernetARPAndPing(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := testutil.NewPair(t, memlink.Options{Ethernet: true}, stack.TCPOptions{})
+	for _, v6 := range []bool{false, true} {
+		sent, got := transfer(t, p, v6, 64<<10, nil)
+		assert.Equal(t, sent, got)
+	}
+	for _, dst := range []netip.Addr{testutil.AddrA4, testutil.AddrA6} {
+		rtt, err := testutil.Ping(p.B, dst, time.Second)
+		require.NoError(t, err, "ping %v", dst)
+		assert.Greater(t, rtt, time.Duration(0))
+	}
+	p.Close()
+}
+
+var _ net.Conn = (*gonet.TCPConn)(nil)
