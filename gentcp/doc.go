@@ -103,6 +103,11 @@
 //     (connect/listen/accept owner, controlling_process) are methods on the
 //     calling Process. Close removes a queued {tcp_closed,S} from the
 //     owner's mailbox (OTP: the caller's, normally the owner).
+//   - Backlog: with {backlog,B}, B+1 connections complete and later SYNs are
+//     dropped, as on Linux. Connects issued back to back within
+//     microseconds can admit one more: netstack may send a client's next
+//     SYN before the final ACK of its previous handshake, where Linux on
+//     loopback always processes the ACK first.
 //   - A Process is a value, not a scheduler entity: nothing stops two
 //     goroutines from acting as one process; don't.
 package gentcp

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -122,7 +123,15 @@ type TCPOptions struct {
 	// socket that turns keepalive on (netstack keeps these per socket, not
 	// per stack, so gentcp applies them). Zero keeps Linux's 2 h, 75 s, 9.
 	KeepaliveIdle, KeepaliveInterval time.Duration
-	KeepaliveCount int
+	KeepaliveCount                   int
+	// Processors is how many goroutines process TCP segments. Zero means
+	// 1: segments are then handled in the order they arrived, which keeps
+	// Linux's backlog exact (the last ACK of one handshake is counted
+	// before the next SYN is judged) and runs reproducibly. Raise it for
+	// many busy connections on many cores. netstack sizes its processor
+	// pool from GOMAXPROCS when the protocol is made, so New sets
+	// GOMAXPROCS for that moment.
+	Processors int
 }
 
 // Stack is a netstack stack with the NICs, routes and host table of its
@@ -150,7 +159,11 @@ func New(opts Options) (*Stack, error) {
 	case "cubic":
 		tcpFactory = tcp.NewProtocolCUBIC
 	}
-	ns := netstack.New(netstack.Options{
+	procs := opts.TCP.Processors
+	if procs <= 0 {
+		procs = 1
+	}
+	ns := newNetstackWithProcessors(procs, netstack.Options{
 		NetworkProtocols:   []netstack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []netstack.TransportProtocolFactory{tcpFactory, icmp.NewProtocol4, icmp.NewProtocol6},
 		Clock:              opts.Clock,
@@ -490,4 +503,18 @@ func (s *Stack) Close() {
 		s.ns.Close()
 		s.ns.Wait()
 	})
+}
+
+// processorsMu serializes the GOMAXPROCS change of stack creation.
+var processorsMu sync.Mutex
+
+// newNetstackWithProcessors creates a netstack stack whose TCP protocol
+// has procs processor goroutines. The count is read from GOMAXPROCS inside
+// tcp.NewProtocol and has no option of its own.
+func newNetstackWithProcessors(procs int, o netstack.Options) *netstack.Stack {
+	processorsMu.Lock()
+	defer processorsMu.Unlock()
+	prev := runtime.GOMAXPROCS(procs)
+	defer runtime.GOMAXPROCS(prev)
+	return netstack.New(o)
 }

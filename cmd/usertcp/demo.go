@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/usertcp/usertcp/config"
@@ -24,10 +25,75 @@ type demoFlags struct {
 	pings                             int
 	port                              int
 	mtu                               int
-	seed                              int64
-	loss, duplicate, corrupt, reorder float64
-	latency, jitter                   time.Duration
+	seed                              optInt
+	loss, duplicate, corrupt, reorder optFloat
+	latency, jitter                   optDuration
 	rate                              string
+}
+
+// optFloat, optInt and optDuration are flags that remember whether they
+// were given, so an absent flag leaves the config's value alone.
+type optFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optFloat) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+func (o *optFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return err
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+type optInt struct {
+	v   int64
+	set bool
+}
+
+func (o *optInt) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatInt(o.v, 10)
+}
+func (o *optInt) Set(s string) error {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return err
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+type optDuration struct {
+	v   time.Duration
+	set bool
+}
+
+func (o *optDuration) String() string {
+	if !o.set {
+		return ""
+	}
+	return o.v.String()
+}
+func (o *optDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return errors.New("must not be negative")
+	}
+	o.v, o.set = v, true
+	return nil
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
@@ -44,13 +110,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.pings, "pings", 200, "1-byte round trips to time")
 	fs.IntVar(&f.port, "port", 7, "the echo server's port")
 	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
-	fs.Int64Var(&f.seed, "seed", -1, "seed for the link's random faults (default: the config's)")
-	fs.Float64Var(&f.loss, "loss", -1, "probability a frame is lost, 0..1")
-	fs.Float64Var(&f.duplicate, "duplicate", -1, "probability a frame is duplicated, 0..1")
-	fs.Float64Var(&f.corrupt, "corrupt", -1, "probability a frame gets one bit flipped, 0..1")
-	fs.Float64Var(&f.reorder, "reorder", -1, "probability a frame is held back and overtaken, 0..1")
-	fs.DurationVar(&f.latency, "latency", -1, "one-way latency, e.g. 5ms")
-	fs.DurationVar(&f.jitter, "jitter", -1, "extra random latency up to this, e.g. 1ms")
+	fs.Var(&f.seed, "seed", "seed for the link's random faults (default: the config's)")
+	fs.Var(&f.loss, "loss", "probability a frame is lost, 0..1")
+	fs.Var(&f.duplicate, "duplicate", "probability a frame is duplicated, 0..1")
+	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
+	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
+	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
+	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
 	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,27 +165,27 @@ func (f *demoFlags) apply(cfg *config.Config) error {
 	if f.mtu > 0 {
 		l.MTU = f.mtu
 	}
-	if f.seed >= 0 {
-		l.Seed = f.seed
+	if f.seed.set {
+		l.Seed = f.seed.v
 	}
 	for _, p := range []struct {
 		name string
-		v    float64
+		v    optFloat
 		dst  *float64
 	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
-		if p.v == -1 {
+		if !p.v.set {
 			continue
 		}
-		if !(p.v >= 0 && p.v <= 1) {
-			return fmt.Errorf("--%s %v: want a probability in 0..1", p.name, p.v)
+		if !(p.v.v >= 0 && p.v.v <= 1) {
+			return fmt.Errorf("-%s %v: want a probability in 0..1", p.name, p.v.v)
 		}
-		*p.dst = p.v
+		*p.dst = p.v.v
 	}
-	if f.latency >= 0 {
-		l.Latency = f.latency
+	if f.latency.set {
+		l.Latency = f.latency.v
 	}
-	if f.jitter >= 0 {
-		l.Jitter = f.jitter
+	if f.jitter.set {
+		l.Jitter = f.jitter.v
 	}
 	if f.rate != "" {
 		r, err := config.ParseRate(f.rate)

@@ -200,6 +200,45 @@ msgs(T) ->
     end.
 msgs_rest(_T) -> [].
 
+%% The next socket message (waits up to 2 s). Used between sends whose data must arrive
+%% as separate messages, so that the result does not depend on scheduling.
+next() ->
+    receive
+        {tcp, _, _} = M -> M;
+        {tcp_closed, _} = M -> M;
+        {tcp_error, _, _} = M -> M;
+        {tcp_passive, _} = M -> M;
+        {P, {data, _}} = M when is_port(P) -> M
+    after 2000 -> no_message
+    end.
+
+%% Wait (up to 2 s) until the mailbox holds at least N socket messages; does not consume.
+wait_mailbox(N) -> wait_mailbox(N, 100).
+wait_mailbox(_N, 0) -> mailbox();
+wait_mailbox(N, Tries) ->
+    case mailbox() of
+        Ms when length(Ms) >= N -> Ms;
+        _ -> sl(20), wait_mailbox(N, Tries - 1)
+    end.
+
+pend(S) -> {ok, [{send_pend, P}]} = inet:getstat(S, [send_pend]), P.
+
+%% Send 1000-byte chunks until the driver starts queueing (kernel buffers full, peer not
+%% reading), let the kernel settle for 200 ms and repeat until data stays queued.
+%% Returns the number of bytes sent.
+fill_kernel(C) -> fill_kernel(C, 0).
+fill_kernel(C, Sent) ->
+    ok = gen_tcp:send(C, bytes(1000)),
+    case pend(C) of
+        0 -> fill_kernel(C, Sent + 1000);
+        _ ->
+            sl(200),
+            case pend(C) of
+                0 -> fill_kernel(C, Sent + 1000);
+                _ -> Sent + 1000
+            end
+    end.
+
 %% Messages in the mailbox right now (no waiting).
 mailbox() ->
     {messages, Ms} = process_info(self(), messages),
@@ -639,9 +678,10 @@ accept_inherits_options() ->
 accept_inherits_active_once() ->
     {_L, C, A} = pair([{active, once}], []),
     R = [opt(A, active)],
-    ok = gen_tcp:send(C, <<"a">>), sl(),
+    ok = gen_tcp:send(C, <<"a">>),
+    M1 = next(),
     ok = gen_tcp:send(C, <<"b">>), sl(),
-    R ++ [msgs(), opt(A, active)].
+    R ++ [[M1 | msgs()], opt(A, active)].
 
 %% §3 accept_inherits_*: the {active,N} count is inherited
 accept_inherits_active_n() ->
@@ -864,10 +904,12 @@ recv_blocked_own_close() ->
 %% §5 active_true_data_then_closed: all data, then one tcp_closed
 active_true_data_then_closed() ->
     {_L, _C, A} = pair([], [{active, true}]),
-    ok = gen_tcp:send(A, <<"ab">>), sl(),
-    ok = gen_tcp:send(A, <<"cd">>), sl(),
+    ok = gen_tcp:send(A, <<"ab">>),
+    M1 = next(),
+    ok = gen_tcp:send(A, <<"cd">>),
+    M2 = next(),
     ok = gen_tcp:close(A),
-    [msgs()].
+    [[M1, M2 | msgs()]].
 
 %% §5 active_chunk_is_buffer: 10000 bytes -> 6x1460 + 1240
 active_chunk_is_buffer() ->
@@ -879,9 +921,10 @@ active_chunk_is_buffer() ->
 %% §5 active_once_rearm: one message, then passive; re-arm gets the next one
 active_once_rearm() ->
     {_L, C, A} = pair([], [{active, once}]),
-    ok = gen_tcp:send(A, <<"ab">>), sl(),
+    ok = gen_tcp:send(A, <<"ab">>),
+    M1 = next(),
     ok = gen_tcp:send(A, <<"cd">>), sl(),
-    R1 = msgs(),
+    R1 = [M1 | msgs()],
     R2 = opt(C, active),
     ok = inet:setopts(C, [{active, once}]),
     R3 = msgs(),
@@ -894,8 +937,8 @@ active_once_rearm() ->
 %% §5 active_once_close_seen_while_passive: nothing until re-activated, then tcp_closed
 active_once_close_seen_while_passive() ->
     {_L, C, A} = pair([], [{active, once}]),
-    ok = gen_tcp:send(A, <<"ab">>), sl(),
-    R1 = msgs(),
+    ok = gen_tcp:send(A, <<"ab">>),
+    R1 = [next() | msgs()],
     ok = gen_tcp:close(A), sl(),
     R2 = msgs(),
     ok = inet:setopts(C, [{active, once}]),
@@ -915,12 +958,15 @@ active_after_close_detected_passive() ->
 %% §5 active_n_passive_msg: counter reaching 0 -> tcp_passive and active=false
 active_n_passive_msg() ->
     {_L, C, A} = pair([], [{active, 3}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
+    ok = gen_tcp:send(A, <<"a">>),
+    M1 = next(),
     R1 = opt(C, active),
-    ok = gen_tcp:send(A, <<"b">>), sl(),
-    ok = gen_tcp:send(A, <<"c">>), sl(),
+    ok = gen_tcp:send(A, <<"b">>),
+    M2 = next(),
+    ok = gen_tcp:send(A, <<"c">>),
+    M3 = next(),
     ok = gen_tcp:send(A, <<"d">>), sl(),
-    [R1, msgs(), opt(C, active), gen_tcp:recv(C, 0, 100)].
+    [R1, [M1, M2, M3 | msgs()], opt(C, active), gen_tcp:recv(C, 0, 100)].
 
 %% §5 active_n_counter_rules: negative clamps at 0 (tcp_passive), overflow einval,
 %% true/false/once replace the counter
@@ -966,23 +1012,27 @@ own_close_active_no_msg() ->
 close_flushes_tcp_closed() ->
     {_L, C, A} = pair([], [{active, true}]),
     ok = gen_tcp:send(A, <<"ab">>), sl(),
-    ok = gen_tcp:close(A), sl(),
-    R1 = mailbox(),
+    ok = gen_tcp:close(A),
+    R1 = wait_mailbox(2),
     [R1, gen_tcp:close(C), msgs()].
 
 %% §5 header_*: {header,2} binary: [B1,B2|Rest]
 header_binary() ->
     {_L, _C, A} = pair([], [{active, true}, {header, 2}]),
-    ok = gen_tcp:send(A, <<"abcd">>), sl(),
-    ok = gen_tcp:send(A, <<"xy">>), sl(),
-    [msgs()].
+    ok = gen_tcp:send(A, <<"abcd">>),
+    M1 = next(),
+    ok = gen_tcp:send(A, <<"xy">>),
+    M2 = next(),
+    [[M1, M2 | msgs()]].
 
 %% §5 header_*: packet shorter than N is a plain list
 header_short_packet() ->
     {_L, _C, A} = pair([], [{active, true}, {header, 3}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
-    ok = gen_tcp:send(A, <<"bc">>), sl(),
-    [msgs()].
+    ok = gen_tcp:send(A, <<"a">>),
+    M1 = next(),
+    ok = gen_tcp:send(A, <<"bc">>),
+    M2 = next(),
+    [[M1, M2 | msgs()]].
 
 %% §5 header_*: passive recv also returns the header list
 header_passive_recv() ->
@@ -1198,10 +1248,11 @@ shutdown_write_peer_recv() ->
 %% §6 shutdown_write_data_before_fin: data sent before shutdown(write) arrives first
 shutdown_write_data_before_fin() ->
     {_L, C, _A} = pair([{active, true}], []),
-    ok = gen_tcp:send(C, <<"ab">>), sl(),
+    ok = gen_tcp:send(C, <<"ab">>),
+    M1 = next(),
     ok = gen_tcp:send(C, <<"cd">>),
     ok = gen_tcp:shutdown(C, write), sl(),
-    [msgs()].
+    [[M1 | msgs()]].
 
 %% §6 shutdown_write_self_still_recv: C can still recv while the peer keeps the socket
 shutdown_write_self_still_recv() ->
@@ -1384,9 +1435,10 @@ packet_size_exceeded_passive() ->
 %% §7 packet_size_exceeded_*: active: packets, tcp_error emsgsize, tcp_closed
 packet_size_exceeded_active() ->
     {_L, _C, A} = pair([], [{packet, 2}, {packet_size, 10}, {active, true}]),
-    ok = gen_tcp:send(A, <<0, 2, "ok">>), sl(),
+    ok = gen_tcp:send(A, <<0, 2, "ok">>),
+    M1 = next(),   % the good packet must be consumed in its own read (see _same_read)
     ok = gen_tcp:send(A, <<0, 11, (bytes(11))/binary>>), sl(),
-    [msgs()].
+    [[M1 | msgs()]].
 
 %% §7 packet_size_exceeded_active_same_read: error reported only when more bytes arrive
 packet_size_exceeded_active_same_read() ->
@@ -1589,8 +1641,8 @@ non_owner_send_close() ->
 %% §9 cp_moves_mailbox: data messages re-sent to the new owner in order; active restored
 cp_moves_mailbox() ->
     {_L, C, A} = pair([], [{active, true}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
-    ok = gen_tcp:send(A, <<"b">>), sl(),
+    ok = gen_tcp:send(A, <<"a">>), wait_mailbox(1),
+    ok = gen_tcp:send(A, <<"b">>), wait_mailbox(2),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     Left = msgs(),
@@ -1600,8 +1652,8 @@ cp_moves_mailbox() ->
 %% §9 cp_active_n_preserved: the N count is restored after the transfer
 cp_active_n_preserved() ->
     {_L, C, A} = pair([], [{active, 5}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
-    ok = gen_tcp:send(A, <<"b">>), sl(),
+    ok = gen_tcp:send(A, <<"a">>), wait_mailbox(1),
+    ok = gen_tcp:send(A, <<"b">>), wait_mailbox(2),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     [R, opt(C, active), mailbox(), collect(H)].
@@ -1609,7 +1661,7 @@ cp_active_n_preserved() ->
 %% §9 cp_leaves_tcp_passive: tcp_passive stays with the old owner
 cp_leaves_tcp_passive() ->
     {_L, C, A} = pair([], [{active, 1}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
+    ok = gen_tcp:send(A, <<"a">>), wait_mailbox(2),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     [R, msgs(), collect(H), opt(C, active)].
@@ -1618,8 +1670,8 @@ cp_leaves_tcp_passive() ->
 cp_leaves_tcp_error() ->
     {_L, C, A} = pair([{linger, {true, 0}}],
                       [{active, true}, {show_econnreset, true}, {exit_on_close, false}]),
-    ok = gen_tcp:send(A, <<"a">>), sl(),
-    ok = gen_tcp:close(A), sl(),
+    ok = gen_tcp:send(A, <<"a">>), wait_mailbox(1),
+    ok = gen_tcp:close(A), wait_mailbox(3),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     [R, msgs(), collect(H)].
@@ -1627,8 +1679,8 @@ cp_leaves_tcp_error() ->
 %% §9 cp_after_close_messages_stay: socket already closed (eoc) -> closed, messages stay
 cp_after_close_messages_stay() ->
     {_L, C, A} = pair([], [{active, true}]),
-    ok = gen_tcp:send(A, <<"ab">>), sl(),
-    ok = gen_tcp:close(A), sl(),
+    ok = gen_tcp:send(A, <<"ab">>), wait_mailbox(1),
+    ok = gen_tcp:close(A), wait_mailbox(2),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     [R, msgs(), collect(H)].
@@ -1636,7 +1688,7 @@ cp_after_close_messages_stay() ->
 %% §9 cp_eoc_false_closed_in_mailbox: tcp_closed moved -> ok, but the port is not re-owned
 cp_eoc_false_closed_in_mailbox() ->
     {_L, C, A} = pair([], [{active, true}, {exit_on_close, false}]),
-    ok = gen_tcp:close(A), sl(),
+    ok = gen_tcp:close(A), wait_mailbox(1),
     H = collector(),
     R = gen_tcp:controlling_process(C, H),
     {connected, Owner} = erlang:port_info(C, connected),
@@ -1685,11 +1737,11 @@ pend_probe(COpts) ->
     {_L, C, _A} = pair(?SMALL_L, ?SMALL_C ++ COpts),
     Max = atomics:new(1, []),
     HW = opt(C, high_watermark),
-    Sender = spawn_link(fun() -> pend_loop(C, HW, Max, 5000000) end),
+    Sender = spawn_link(fun() -> fill_kernel(C), pend_loop(C, HW, Max, 5000000) end),
     Blocked = wait_blocked(Sender, C, -1, 0, 200),
     [{max_ok_send_pend, atomics:get(Max, 1)}, {blocked_send_pend, Blocked}].
 
-%% Phase 1: 1000-byte sends (pausing once when the driver first queues) while send_pend is far below the high watermark (only to keep
+%% After fill_kernel: 1000-byte sends while send_pend is far below the high watermark (only to keep
 %% the run fast); phase 2: 1-byte sends, send_pend sampled after every ok send.
 pend_loop(C, HW, Max, N) -> pend_loop(C, HW, Max, N, 0).
 pend_loop(_C, _HW, _Max, 0, _Last) -> ok;
@@ -1700,8 +1752,6 @@ pend_loop(C, HW, Max, N, Last) ->
            end,
     ok = gen_tcp:send(C, Data),
     {ok, [{send_pend, P}]} = inet:getstat(C, [send_pend]),
-    %% the kernel just stopped taking data: let it settle before counting
-    Last =:= 0 andalso P > 0 andalso timer:sleep(200),
     case byte_size(Data) =:= 1 andalso P > atomics:get(Max, 1) of
         true -> atomics:put(Max, 1, P);
         false -> ok
@@ -1737,11 +1787,12 @@ send_blocks_without_timeout() ->
 send_timeout_fires() ->
     Chunk = bytes(1000),
     {_L, C, A} = pair(?SMALL_L, ?SMALL_C ++ [{send_timeout, 200}]),
+    Sent0 = fill_kernel(C),
     {Oks, Err1} = send_until_error(C, Chunk, 100000),
     T0 = erlang:monotonic_time(millisecond),
     Err2 = gen_tcp:send(C, Chunk),
     Waited = erlang:monotonic_time(millisecond) - T0,
-    Expected = (Oks + 2) * byte_size(Chunk),
+    Expected = Sent0 + (Oks + 2) * byte_size(Chunk),
     {Total, End} = drain_n(A, Expected),
     [Oks > 0, Err1, Err2, Waited >= 190, Total =:= Expected, End,
      inet:getopts(C, [send_timeout]), gen_tcp:send(C, Chunk)].
@@ -1759,17 +1810,19 @@ drain_n(S, N, Acc) ->
 send_timeout_close() ->
     Chunk = bytes(1000),
     {_L, C, A} = pair(?SMALL_L, ?SMALL_C ++ [{send_timeout, 200}, {send_timeout_close, true}]),
+    Sent0 = fill_kernel(C),
     {Oks, Err1} = send_until_error(C, Chunk, 100000),
     R = [Oks > 0, Err1, gen_tcp:send(C, Chunk), gen_tcp:recv(C, 0, 100),
          inet:getopts(C, [send_timeout, send_timeout_close])],
     {Total, End} = drain(A),
-    R ++ [gen_tcp:close(C), Total < Oks * byte_size(Chunk), End].
+    R ++ [gen_tcp:close(C), Total < Sent0 + Oks * byte_size(Chunk), End].
 
 %% §10 send_timeout_close_active: no tcp_closed message in active mode
 send_timeout_close_active() ->
     Chunk = bytes(1000),
     {_L, C, _A} = pair(?SMALL_L, ?SMALL_C ++ [{send_timeout, 200}, {send_timeout_close, true},
                                              {active, true}]),
+    _ = fill_kernel(C),
     {Oks, Err1} = send_until_error(C, Chunk, 100000),
     sl(),
     [Oks > 0, Err1, msgs(), gen_tcp:send(C, Chunk), msgs()].

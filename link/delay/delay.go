@@ -409,11 +409,11 @@ func (e *Endpoint) fire() {
 	e.armed = false
 	now := e.clock.NowMonotonic()
 	var batch stack.PacketBufferList
+	var size uint64
 	for len(e.queue) > 0 && !e.queue[0].deliverAt.After(now) {
 		f := heap.Pop(&e.queue).(frame)
 		batch.PushBack(f.pkt)
-		e.counters.Frames++
-		e.counters.Bytes += uint64(f.size)
+		size += uint64(f.size)
 	}
 	e.armLocked(now)
 	if batch.Len() == 0 {
@@ -427,12 +427,17 @@ func (e *Endpoint) fire() {
 
 	// Errors are ignored: frames the lower endpoint refuses are lost, as
 	// on a wire whose far end is gone or whose NIC queue overflowed.
+	n := batch.Len()
 	_, _ = e.Endpoint.WritePackets(batch)
 	// The lower endpoint keeps its own references; release the queue's.
 	batch.Reset()
 
+	// Count only now, so that a Counters call that sees the frames
+	// counted also finds them in the lower endpoint.
 	e.mu.Lock()
 	e.writing = false
+	e.counters.Frames += uint64(n)
+	e.counters.Bytes += size
 	e.mu.Unlock()
 }
 

@@ -117,7 +117,13 @@ func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*
 	}
 	var top netstack.LinkEndpoint = f
 	if capture && opts.Pcap != nil {
-		p, err := pcap.New(top, opts.Pcap, pcap.Options{Clock: opts.Clock})
+		lt := pcap.LinkTypeRaw
+		if opts.Ethernet {
+			// The Ethernet wrapper sits above the capture, so the capture
+			// cannot infer the link type from what it wraps.
+			lt = pcap.LinkTypeEthernet
+		}
+		p, err := pcap.New(top, opts.Pcap, pcap.Options{Clock: opts.Clock, LinkType: lt})
 		if err != nil {
 			return nil, fmt.Errorf("memlink: %w", err)
 		}
