@@ -106,7 +106,13 @@ type TCPPassive struct{ Socket *Socket }
 // sockets it owns are closed and their peers see it, as in OTP.
 type Process struct {
 	node *Node
-	id   uint64
+	*proc
+}
+
+// proc is a process's identity and mailbox, shared by every view On
+// gives.
+type proc struct {
+	id uint64
 
 	mu      sync.Mutex
 	queue   []Message
@@ -122,14 +128,23 @@ type Process struct {
 // NewProcess returns a new process on the node. Call Exit when done with
 // it.
 func (n *Node) NewProcess() *Process {
-	return &Process{
-		node:    n,
+	return &Process{node: n, proc: &proc{
 		id:      n.nextID.Add(1),
 		arrived: make(chan struct{}),
 		done:    make(chan struct{}),
 		owned:   map[*Socket]struct{}{},
-	}
+	}}
 }
+
+// On returns the same process acting on node n: the identity and mailbox
+// are shared, and Connect and Listen use n's stack and defaults. It lets
+// one process own sockets on several stacks, as a test that plays both
+// ends of a connection does.
+func (p *Process) On(n *Node) *Process { return &Process{node: n, proc: p.proc} }
+
+// Is reports whether p and q are the same process (q may be a view from
+// On).
+func (p *Process) Is(q *Process) bool { return p != nil && q != nil && p.proc == q.proc }
 
 // Spawn runs f as a new process on its own goroutine; the process exits
 // when f returns (or panics; the panic is not recovered).
@@ -143,16 +158,16 @@ func (n *Node) Spawn(f func(p *Process)) *Process {
 }
 
 // String returns a pid-like name, <0.ID.0>.
-func (p *Process) String() string { return "<0." + strconv.FormatUint(p.id, 10) + ".0>" }
+func (p *proc) String() string { return "<0." + strconv.FormatUint(p.id, 10) + ".0>" }
 
 // Node returns the node the process runs on.
 func (p *Process) Node() *Node { return p.node }
 
 // Done is closed when the process has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
+func (p *proc) Done() <-chan struct{} { return p.done }
 
 // Alive reports whether the process has not exited.
-func (p *Process) Alive() bool {
+func (p *proc) Alive() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.exited
@@ -160,7 +175,7 @@ func (p *Process) Alive() bool {
 
 // Exit ends the process: every socket it owns is closed, as when an Erlang
 // process exits and its ports close. Exit is idempotent.
-func (p *Process) Exit() {
+func (p *proc) Exit() {
 	p.mu.Lock()
 	if p.exited {
 		p.mu.Unlock()
@@ -181,7 +196,7 @@ func (p *Process) Exit() {
 
 // Send puts m in the process's mailbox. Messages to an exited process are
 // dropped, as in Erlang.
-func (p *Process) Send(m Message) {
+func (p *proc) Send(m Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exited {
@@ -232,7 +247,7 @@ func (p *Process) Mailbox() <-chan Message {
 	return p.ch
 }
 
-func (p *Process) feed() {
+func (p *proc) feed() {
 	for {
 		p.mu.Lock()
 		if p.exited {
@@ -276,8 +291,16 @@ func sameMessage(a, b Message) bool {
 	return a == b
 }
 
+// Pending returns the messages in the mailbox without removing them, as
+// process_info(Pid, messages) does.
+func (p *proc) Pending() []Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Message(nil), p.queue...)
+}
+
 // Flush removes every message from the mailbox and returns them.
-func (p *Process) Flush() []Message {
+func (p *proc) Flush() []Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	q := p.queue
@@ -287,7 +310,7 @@ func (p *Process) Flush() []Message {
 
 // take removes the messages that match from the mailbox, keeping the order
 // of the rest, and returns them in order.
-func (p *Process) take(match func(Message) bool) []Message {
+func (p *proc) take(match func(Message) bool) []Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []Message
@@ -310,7 +333,7 @@ func (p *Process) take(match func(Message) bool) []Message {
 	return out
 }
 
-func (p *Process) adoptSocket(s *Socket) bool {
+func (p *proc) adoptSocket(s *Socket) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exited {
@@ -320,7 +343,7 @@ func (p *Process) adoptSocket(s *Socket) bool {
 	return true
 }
 
-func (p *Process) disown(s *Socket) {
+func (p *proc) disown(s *Socket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.owned, s)

@@ -876,7 +876,13 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 	}
 	d := Data{Bytes: append([]byte(nil), payload...), List: !s.o.binary}
 	if s.o.binary && s.o.header > 0 {
-		d.Header = min(s.o.header, len(d.Bytes))
+		// [B1,...,BN|Rest]; a packet shorter than N is a plain list
+		// (reference §5 header_*).
+		if len(d.Bytes) < s.o.header {
+			d.List = true
+		} else {
+			d.Header = s.o.header
+		}
 	}
 	s.rbuf = s.rbuf[used:]
 	s.stats.received(used)
@@ -1154,10 +1160,10 @@ func (p *Process) ControllingProcess(s *Socket, to *Process) error {
 	if s.closed {
 		return Closed
 	}
-	if s.owner == to {
+	if s.owner.Is(to) {
 		return nil
 	}
-	if s.owner != p {
+	if !s.owner.Is(p) {
 		return NotOwner
 	}
 	if !to.Alive() {

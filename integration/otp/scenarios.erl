@@ -112,7 +112,7 @@ all() ->
      shutdown_write_self_still_recv, shutdown_write_peer_eoc_false,
      shutdown_write_active_peer_eoc_false, eoc_false_active_peer_close,
      shutdown_write_then_send, shutdown_write_pending_output, shutdown_read_then_recv,
-     shutdown_read_write, close_waits_for_pending_output,
+     shutdown_read_write, close_waits_for_pending_output, close_pending_output_peer_never_reads,
      no_accept_listen_closed_passive, no_accept_listen_closed_active,
      no_accept_listen_closed_active_show,
      %% §7 packet framing
@@ -134,7 +134,7 @@ all() ->
      cp_not_owner, cp_not_owner_to_current_owner, cp_dead_pid, cp_closed, cp_non_pid,
      %% §10 flow control
      send_pend_reaches_high_watermark, send_pend_reaches_high_watermark_100000,
-     send_blocks_without_timeout, send_timeout_fires, send_timeout_close,
+     send_blocks_without_timeout, send_busy_suspends_other_senders, send_timeout_fires, send_timeout_close,
      send_timeout_close_active,
      %% §11 getstat
      getstat_packet_counts, getstat_raw_counts
@@ -1341,6 +1341,18 @@ close_waits_for_pending_output() ->
     {Total, End} = drain(A),
     [R0, Before, Total =:= byte_size(Data), End, await(H)].
 
+%% §6 "...and the peer never reads" row: queue unchanged since close began -> close returns
+%% after ~5 s; the queued bytes are still delivered afterwards (the 180 s variant is not run)
+close_pending_output_peer_never_reads() ->
+    {_L, C, A} = pair(?SMALL_L, ?SMALL_C ++ [{high_watermark, 64 * ?MB}]),
+    Sent0 = fill_kernel(C),
+    ok = gen_tcp:send(C, bytes(100000)),
+    T0 = erlang:monotonic_time(millisecond),
+    R = gen_tcp:close(C),
+    Took = erlang:monotonic_time(millisecond) - T0,
+    {Total, End} = drain(A),
+    [R, Took >= 4900, Took < 10000, Total =:= Sent0 + 100000, End].
+
 %% §6 no_accept_listen_closed_*: un-accepted clients get RST: passive recv closed
 no_accept_listen_closed_passive() ->
     L = listen([]),
@@ -1781,6 +1793,20 @@ send_blocks_without_timeout() ->
     H = async(fun() -> send_until_error(C, bytes(1000), 100000) end),
     sl(700),
     [done_yet(H)].
+
+%% §10 prose: while the port is busy, other senders are suspended too; all complete once the
+%% peer reads
+send_busy_suspends_other_senders() ->
+    {_L, C, A} = pair(?SMALL_L, ?SMALL_C),
+    H1 = async(fun() -> send_until_error(C, bytes(1000), 100000) end),
+    sl(300),
+    H2 = async(fun() -> gen_tcp:send(C, <<"second">>) end),
+    sl(300),
+    R = [done_yet(H1), done_yet(H2)],
+    _ = async(fun() -> drain(A) end),
+    %% H1 keeps sending once unblocked; stop it by closing C after H2 has completed
+    R2 = await(H2, 3000),
+    R ++ [R2].
 
 %% §10 send_timeout_fires: blocked send -> {error,timeout} after T; data stays queued and
 %% is delivered later; the next send times out again
