@@ -46,6 +46,9 @@ type Socket struct {
 	reset    bool // the endpoint reported a reset
 	recvBusy bool // a passive recv is in progress (a second gets ealready)
 	reading  bool // the active-mode reader goroutine runs
+	// readSinceDeliver: bytes were read from the endpoint since the last
+	// active delivery (OTP judges packet_size only on arrival).
+	readSinceDeliver bool
 
 	// Error bookkeeping (reference §6): once a close or reset has been
 	// reported, the socket is dead and calls say enotconn, except for the
@@ -829,6 +832,7 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	w := appendWriter{buf: &s.rbuf}
 	res, terr := s.ep.Read(&tcpip.LimitedWriter{W: &w, N: int64(want)}, tcpip.ReadOptions{})
 	if res.Count > 0 {
+		s.readSinceDeliver = true
 		// Let receive-buffer autotuning see the read; without it the
 		// window never grows (netstack-notes: ModerateRecvBuf).
 		if m, ok := s.ep.(interface{ ModerateRecvBuf(int) }); ok {
@@ -925,6 +929,28 @@ func (s *Socket) reader() {
 			s.deliverLocked(d)
 			continue
 		}
+		if err != nil && !s.readSinceDeliver {
+			// OTP checks packet_size only when bytes arrive: an oversize
+			// header that came in the same read as the last delivered
+			// packet is reported when more data comes (reference §7
+			// packet_size_exceeded_active_same_read).
+			err = nil
+			if terr := s.fillLocked(s.readWant(0)); terr == nil {
+				continue
+			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
+				changed := s.changed
+				s.mu.Unlock()
+				select {
+				case <-ch:
+				case <-changed:
+				}
+				s.mu.Lock()
+				continue
+			} else {
+				s.noteReadErrorLocked(terr)
+				continue
+			}
+		}
 		if err != nil {
 			s.owner.Send(TCPError{s, err.(Reason)})
 			s.owner.Send(TCPClosed{s})
@@ -955,6 +981,7 @@ func (s *Socket) reader() {
 
 // deliverLocked sends one data message and counts it against once/N.
 func (s *Socket) deliverLocked(d Data) {
+	s.readSinceDeliver = false
 	if s.o.deliverPort {
 		s.owner.Send(PortData{s, d})
 	} else {
@@ -1038,12 +1065,9 @@ const (
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	owner := s.owner
-	s.closeHandleLocked()
-	if owner != nil {
+	// OTP's close removes one queued {tcp_closed,S} even when the socket
+	// already closed itself (exit_on_close after the peer closed).
+	if owner := s.owner; owner != nil {
 		removed := false
 		owner.take(func(m Message) bool {
 			if c, ok := m.(TCPClosed); ok && c.Socket == s && !removed {
@@ -1053,6 +1077,10 @@ func (s *Socket) Close() error {
 			return false
 		})
 	}
+	if s.closed {
+		return nil
+	}
+	s.closeHandleLocked()
 	if s.sqLen > 0 && !s.dead && !s.epClosed {
 		limit := closeWaitMax
 		if s.o.linger.Enabled && s.o.linger.Seconds > 0 {
