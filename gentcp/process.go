@@ -2,6 +2,7 @@ package gentcp
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,10 @@ func (p *proc) Send(m Message) {
 	p.arrived = make(chan struct{})
 }
 
+// ErrExited is returned by Receive on a process that has exited and has
+// no message left.
+var ErrExited = errors.New("gentcp: process exited")
+
 // Receive takes the oldest message, waiting up to timeout on the stack's
 // clock (Infinity waits forever, 0 polls). It returns Timeout if none came.
 func (p *Process) Receive(timeout time.Duration) (Message, error) {
@@ -227,7 +232,11 @@ func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Me
 			return m, nil
 		}
 		arrived := p.arrived
+		exited := p.exited
 		p.mu.Unlock()
+		if exited {
+			return nil, ErrExited
+		}
 		if err := w.block(arrived, p.done); err != nil {
 			return nil, err
 		}

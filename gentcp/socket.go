@@ -45,7 +45,13 @@ type Socket struct {
 	eof      bool // the endpoint reported end of stream
 	reset    bool // the endpoint reported a reset
 	recvBusy bool // a passive recv is in progress (a second gets ealready)
-	reading  bool // the active-mode reader goroutine runs
+	// staleRemain is what a recv(N>0) poll that timed out still wanted.
+	// OTP's driver keeps that request: later recv(0) calls read toward
+	// it and deliver nothing until it is met, or until a recv with a
+	// real (non-zero) timeout expires (scenario
+	// recv_len_poll_timeout_stale_length).
+	staleRemain int
+	reading     bool // the active-mode reader goroutine runs
 	// readSinceDeliver: bytes were read from the endpoint since the last
 	// active delivery (OTP judges packet_size only on arrival).
 	readSinceDeliver bool
@@ -57,6 +63,7 @@ type Socket struct {
 	pendRecv       Reason
 	pendSend       Reason
 	pendClearsSend bool // a consumed recv error also clears pendSend (background send failure)
+	pendReset      bool // the background failure was a reset
 	eofSeen        bool // exit_on_close false: recv has reported the EOF; recv says closed from now on
 	sendBroken     bool // exit_on_close false: a send failed after the EOF: closed forever
 	shutWr         bool // shutdown(write) was called
@@ -529,6 +536,9 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context) error {
 		err := w.block(changed)
 		s.mu.Lock()
 		if err != nil {
+			// The timeout ends the port's busy state: the next send
+			// queues its data and waits again (send_timeout_fires).
+			s.busy = false
 			if err == Timeout && ctx.Err() == nil && s.o.sendTimeoutClose {
 				// §10: the socket is closed underneath, the queue is
 				// dropped, and no tcp_closed is sent.
@@ -557,7 +567,7 @@ func (s *Socket) dropQueueLocked() {
 // sendFailedLocked records a failed write by the caller (§6: "send gets
 // EPIPE/ECONNRESET").
 func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
-	_, isReset := terr.(*tcpip.ErrConnectionReset)
+	isReset := s.isResetLocked(terr)
 	if !s.o.exitOnClose {
 		s.sendBroken = true
 		s.notifyLocked()
@@ -572,6 +582,26 @@ func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
 	s.pendRecv, s.pendSend, s.pendClearsSend = r, "", false
 	s.notifyLocked()
 	return r
+}
+
+// isResetLocked reports whether a failed write means the peer reset the
+// connection. A RST that arrives in CLOSE_WAIT makes netstack fail the
+// write with ErrClosedForSend and keep the cause (ErrAborted, Linux's
+// EPIPE after a reset) as the endpoint's last error.
+func (s *Socket) isResetLocked(terr tcpip.Error) bool {
+	switch terr.(type) {
+	case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
+		return true
+	case *tcpip.ErrClosedForSend:
+		if s.shutWr {
+			return false
+		}
+		switch s.ep.LastError().(type) {
+		case *tcpip.ErrAborted, *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
+			return true
+		}
+	}
+	return false
 }
 
 // drain writes the queue to the endpoint as it makes room. It runs only
@@ -629,19 +659,31 @@ func (s *Socket) drain() {
 // the next send each report closed once; unread input is lost; an active
 // socket gets tcp_closed (after tcp_error econnreset with show_econnreset).
 func (s *Socket) backgroundSendFailedLocked(terr tcpip.Error) {
-	_, isReset := terr.(*tcpip.ErrConnectionReset)
+	s.pendReset = s.isResetLocked(terr)
 	s.dead = true
 	s.dropQueueLocked()
 	s.rbuf = nil
 	s.pendRecv, s.pendSend, s.pendClearsSend = Closed, Closed, true
-	if s.o.active != activeFalse && s.owner != nil {
-		if s.o.showEconnreset && isReset {
-			s.owner.Send(TCPError{s, Econnreset})
-		}
-		s.owner.Send(TCPClosed{s})
-		s.pendRecv, s.pendSend = "", ""
-	}
+	s.deliverPendingCloseLocked()
 	s.notifyLocked()
+}
+
+// deliverPendingCloseLocked tells an active owner about a failure found
+// while nobody was reading: tcp_error econnreset (with show_econnreset,
+// for a reset) and tcp_closed, then the socket closes as exit_on_close
+// does. A passive socket keeps the failure for its next recv, or for the
+// moment it becomes active.
+func (s *Socket) deliverPendingCloseLocked() {
+	if s.o.active == activeFalse || s.owner == nil || s.pendRecv == "" {
+		return
+	}
+	if s.o.showEconnreset && s.pendReset {
+		s.owner.Send(TCPError{s, Econnreset})
+	}
+	s.owner.Send(TCPClosed{s})
+	s.pendRecv, s.pendSend = "", ""
+	s.closeEndpointLocked(false)
+	s.closeHandleLocked()
 }
 
 // ---------------------------------------------------------------------------
@@ -697,19 +739,30 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 		if s.dead {
 			return Data{}, s.takeRecvErrorLocked()
 		}
-		d, err, ok := s.takePacketLocked(length)
-		if ok {
-			return d, nil
-		}
-		if err != nil {
-			return Data{}, s.packetErrorLocked(err)
+		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
+		if !stale {
+			d, err, ok := s.takePacketLocked(length)
+			if ok {
+				return d, nil
+			}
+			if err != nil {
+				return Data{}, s.packetErrorLocked(err)
+			}
 		}
 		if s.eof || s.reset {
 			return Data{}, s.recvSawCloseLocked()
 		}
-		terr := s.fillLocked(s.readWant(length))
+		want := s.readWant(length)
+		if stale {
+			want = s.staleRemain
+		}
+		before := len(s.rbuf)
+		terr := s.fillLocked(want)
 		switch terr.(type) {
 		case nil:
+			if stale {
+				s.staleRemain -= len(s.rbuf) - before
+			}
 			continue
 		case *tcpip.ErrWouldBlock:
 			changed := s.changed
@@ -720,6 +773,13 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 				// Nothing is lost: buffered bytes stay for the next recv.
 				if s.closed {
 					return Data{}, Closed
+				}
+				if err == Timeout {
+					if timeout == 0 && length > 0 {
+						s.staleRemain = length - len(s.rbuf)
+					} else if timeout > 0 {
+						s.staleRemain = 0
+					}
 				}
 				return Data{}, err
 			}
@@ -1114,7 +1174,21 @@ func (s *Socket) Close() error {
 	return nil
 }
 
-func (s *Socket) closeByOwnerExit() { s.Close() }
+// closeByOwnerExit closes the socket of an exiting owner. Unlike close/1
+// it does not wait for queued output (the Erlang process is gone); the
+// queue still drains in the background before the endpoint closes.
+func (s *Socket) closeByOwnerExit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closeHandleLocked()
+	if s.sqLen > 0 && !s.dead && !s.epClosed {
+		return // the drain goroutine closes the endpoint
+	}
+	s.closeEndpointLocked(s.o.linger.Enabled && s.o.linger.Seconds == 0)
+}
 
 // Shutdown closes one or both directions, as gen_tcp:shutdown(Socket,
 // How). shutdown(write) returns at once; queued output is sent before the
@@ -1128,7 +1202,9 @@ func (s *Socket) Shutdown(how How) error {
 	switch {
 	case s.closed:
 		return Closed
-	case s.listen, s.dead:
+	case s.listen, s.dead, s.shutWrReported:
+		// A send that failed after shutdown(write) leaves the socket
+		// not connected for OTP (shutdown_write_then_send).
 		return Enotconn
 	}
 	var flags tcpip.ShutdownFlags
@@ -1183,6 +1259,9 @@ const (
 // Reasons: not_owner (p does not own s; ok if to is already the owner),
 // badarg (to has exited; an active socket is left {active,false}), closed.
 func (p *Process) ControllingProcess(s *Socket, to *Process) error {
+	if to == nil {
+		return FunctionClause
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -1212,6 +1291,20 @@ func (p *Process) ControllingProcess(s *Socket, to *Process) error {
 		}
 		return false
 	})
+	for _, m := range moved {
+		if _, ok := m.(TCPClosed); ok {
+			// OTP's quirk (cp_eoc_false_closed_in_mailbox): when a
+			// tcp_closed is among the moved messages the port is not
+			// re-owned; the socket stays passive with the caller, and
+			// the call still returns ok.
+			for _, m := range moved {
+				to.Send(m)
+			}
+			s.o.active, s.o.activeCount = activeFalse, 0
+			s.notifyLocked()
+			return nil
+		}
+	}
 	if !to.adoptSocket(s) {
 		s.o.active, s.o.activeCount = activeFalse, 0
 		return BadArg
@@ -1285,6 +1378,9 @@ func (s *Socket) Setopts(opts ...Option) error {
 	if passive && s.owner != nil {
 		s.owner.Send(TCPPassive{s})
 	}
+	if s.dead && s.pendClearsSend {
+		s.deliverPendingCloseLocked()
+	}
 	s.notifyLocked()
 	s.startReaderLocked()
 	return result
@@ -1302,6 +1398,13 @@ func (s *Socket) Getopts(names ...string) ([]Option, error) {
 	}
 	out := make([]Option, 0, len(names))
 	for _, name := range names {
+		if name == "ipv6_v6only" {
+			// Only IPv6 sockets have it; IPv4 ones leave it out ({ok,[]}).
+			if s.isIPv6() {
+				out = append(out, Option{name, s.ep.SocketOptions().GetV6Only()})
+			}
+			continue
+		}
 		if !gettable(name) {
 			return nil, Einval
 		}
@@ -1371,6 +1474,11 @@ func addrPort(fa tcpip.FullAddress, fallback netip.Addr) netip.AddrPort {
 		}
 	}
 	return netip.AddrPortFrom(a.Unmap(), fa.Port)
+}
+
+func (s *Socket) isIPv6() bool {
+	fa, err := s.ep.GetLocalAddress()
+	return err == nil && fa.Addr.Len() == 16
 }
 
 // IsListen reports whether s is a listen socket.
