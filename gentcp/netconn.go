@@ -222,11 +222,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	for {
-		ctx, _, cancel, err := c.deadlineCtx(false)
+		ctx, timeout, cancel, err := c.deadlineCtx(false)
 		if err != nil {
 			return 0, c.opErr("write", err)
 		}
-		err = c.s.SendContext(ctx, b)
+		err = c.s.send(ctx, b, timeout)
 		cancel()
 		if err == nil {
 			return len(b), nil

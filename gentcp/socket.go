@@ -428,6 +428,13 @@ func (s *Socket) Send(data []byte) error {
 // SendContext is Send that also stops waiting on a busy queue when ctx is
 // done (the data stays queued, as after a send_timeout).
 func (s *Socket) SendContext(ctx context.Context, data []byte) error {
+	return s.send(ctx, data, Infinity)
+}
+
+// send is Send with an extra limit on how long a busy queue may make it
+// wait (the net.Conn adapter's write deadline); send_timeout still
+// applies, whichever is shorter.
+func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.sendCheckLocked(); err != nil {
@@ -435,7 +442,7 @@ func (s *Socket) SendContext(ctx context.Context, data []byte) error {
 	}
 	// Another sender waiting on a busy queue suspends this one (§10).
 	if s.busy {
-		if err := s.waitNotBusyLocked(ctx); err != nil {
+		if err := s.waitNotBusyLocked(ctx, limit); err != nil {
 			return err
 		}
 		if err := s.sendCheckLocked(); err != nil {
@@ -467,7 +474,7 @@ func (s *Socket) SendContext(ctx context.Context, data []byte) error {
 	}
 	if s.sqLen >= s.o.highWatermark && s.sqLen > 0 {
 		s.busy = true
-		return s.waitNotBusyLocked(ctx)
+		return s.waitNotBusyLocked(ctx, limit)
 	}
 	return nil
 }
@@ -527,8 +534,13 @@ func (s *Socket) sendCheckLocked() error {
 
 // waitNotBusyLocked waits, with s.mu released, until the queue is below
 // low_watermark, honouring send_timeout and send_timeout_close.
-func (s *Socket) waitNotBusyLocked(ctx context.Context) error {
-	w := s.node.startWait(ctx, s.o.sendTimeout)
+func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) error {
+	timeout := s.o.sendTimeout
+	byLimit := limit < timeout
+	if byLimit {
+		timeout = limit
+	}
+	w := s.node.startWait(ctx, timeout)
 	defer w.stop()
 	for s.busy && !s.closed && !s.dead {
 		changed := s.changed
@@ -539,7 +551,7 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context) error {
 			// The timeout ends the port's busy state: the next send
 			// queues its data and waits again (send_timeout_fires).
 			s.busy = false
-			if err == Timeout && ctx.Err() == nil && s.o.sendTimeoutClose {
+			if err == Timeout && ctx.Err() == nil && !byLimit && s.o.sendTimeoutClose {
 				// §10: the socket is closed underneath, the queue is
 				// dropped, and no tcp_closed is sent.
 				s.dead = true
