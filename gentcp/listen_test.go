@@ -71,3 +71,25 @@ func TestBacklogFullThenAccept(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, <-res)
 }
+
+// TestSocketCapEmfile: beyond the node's cap, connect, listen and accept
+// fail with emfile; closing a socket frees a slot.
+func TestSocketCapEmfile(t *testing.T) {
+	e := newEnv(t)
+	e.server.SetMaxSockets(2)
+	l, port := e.listen(passive...)
+	_, err := e.cp.Connect("10.0.0.1", port, second, passive...)
+	require.NoError(t, err)
+	a, err := e.sp.Accept(l, second)
+	require.NoError(t, err)
+	assert.Equal(t, 2, e.server.OpenSockets())
+	_, err = e.sp.Listen(0, passive...)
+	assert.Equal(t, gentcp.Emfile, err)
+	_, err = e.cp.Connect("10.0.0.1", port, second, passive...)
+	require.NoError(t, err, "the client node has no cap")
+	_, err = e.sp.Accept(l, second)
+	assert.Equal(t, gentcp.Emfile, err)
+	require.NoError(t, a.Close())
+	_, err = e.sp.Accept(l, second)
+	assert.NoError(t, err, "a closed socket frees its slot")
+}

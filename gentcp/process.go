@@ -23,6 +23,29 @@ type Node struct {
 	listenDefault  []Option
 
 	nextID atomic.Uint64
+
+	// maxSockets caps the open sockets of the node (0: no cap); open
+	// counts them.
+	maxSockets atomic.Int64
+	open       atomic.Int64
+}
+
+// SetMaxSockets caps how many sockets the node may have open at once;
+// connect, listen and accept beyond it fail with emfile, as a process
+// out of file descriptors does, instead of exhausting memory. 0 removes
+// the cap.
+func (n *Node) SetMaxSockets(max int) { n.maxSockets.Store(int64(max)) }
+
+// OpenSockets returns how many sockets of the node are open.
+func (n *Node) OpenSockets() int { return int(n.open.Load()) }
+
+// reserveSocket counts a socket about to be made, or returns Emfile.
+func (n *Node) reserveSocket() error {
+	if n.open.Add(1) > n.maxSockets.Load() && n.maxSockets.Load() > 0 {
+		n.open.Add(-1)
+		return Emfile
+	}
+	return nil
 }
 
 // NewNode returns the gen_tcp side of st.

@@ -129,9 +129,22 @@ func (p *Process) ConnectContext(ctx context.Context, host string, port int, tim
 	if err != nil {
 		return nil, err
 	}
-	if o.fd != nil {
-		return p.adopt(o, false)
+	if err := p.node.reserveSocket(); err != nil {
+		return nil, err
 	}
+	var s *Socket
+	if o.fd != nil {
+		s, err = p.adopt(o, false)
+	} else {
+		s, err = p.connect(ctx, host, port, timeout, o)
+	}
+	if err != nil {
+		p.node.open.Add(-1)
+	}
+	return s, err
+}
+
+func (p *Process) connect(ctx context.Context, host string, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
 	addrs, err := p.node.st.LookupHost(host)
 	if err != nil {
 		return nil, &OptionError{Option: strconv.Quote(host), Msg: err.Error(), Reason: BadArg}
@@ -168,7 +181,7 @@ func (p *Process) ConnectContext(ctx context.Context, host string, port int, tim
 	}
 	s := p.node.newSocket(ep, wq, o, false)
 	if !p.own(s) {
-		s.Close()
+		ep.Close() // the process exited meanwhile; the caller frees the slot
 		return nil, Closed
 	}
 	return s, nil
@@ -268,7 +281,7 @@ func (p *Process) adopt(o sockOpts, listen bool) (*Socket, error) {
 	p.node.applyEndpointOpts(e.EP, &o, nil)
 	s := p.node.newSocket(e.EP, e.WQ, o, listen)
 	if !p.own(s) {
-		s.Close()
+		e.EP.Close()
 		return nil, Closed
 	}
 	return s, nil
@@ -295,6 +308,17 @@ func (p *Process) Listen(port int, opts ...Option) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.node.reserveSocket(); err != nil {
+		return nil, err
+	}
+	s, err := p.listen(o)
+	if err != nil {
+		p.node.open.Add(-1)
+	}
+	return s, err
+}
+
+func (p *Process) listen(o sockOpts) (*Socket, error) {
 	if o.fd != nil {
 		return p.adopt(o, true)
 	}
@@ -318,7 +342,7 @@ func (p *Process) Listen(port int, opts ...Option) (*Socket, error) {
 	}
 	s := p.node.newSocket(ep, wq, o, true)
 	if !p.own(s) {
-		s.Close()
+		ep.Close()
 		return nil, Closed
 	}
 	return s, nil
@@ -368,7 +392,13 @@ func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Dur
 		o := l.o
 		changed := l.changed
 		l.mu.Unlock()
+		if err := p.node.reserveSocket(); err != nil {
+			return nil, err
+		}
 		nep, nwq, terr := l.ep.Accept(nil)
+		if terr != nil {
+			p.node.open.Add(-1)
+		}
 		if terr == nil {
 			p.node.applyEndpointOpts(nep, &o, nil)
 			o.port, o.ip, o.fd = 0, netip.Addr{}, nil
@@ -1113,6 +1143,7 @@ func (s *Socket) closeHandleLocked() {
 		return
 	}
 	s.closed = true
+	s.node.open.Add(-1)
 	if s.owner != nil {
 		s.owner.disown(s)
 	}
