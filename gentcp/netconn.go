@@ -148,18 +148,28 @@ type Conn struct {
 	rest []byte     // bytes received but not yet read
 	wmu  sync.Mutex
 
-	dmu           sync.Mutex
-	readDeadline  time.Time
-	writeDeadline time.Time
-	readCancel    context.CancelFunc
-	writeCancel   context.CancelFunc
+	// Each direction waits under a context that is replaced (and the old
+	// one cancelled) when its deadline changes, so a waiting call starts
+	// over with the new deadline; all derive from base, cancelled by
+	// Close. No goroutine is needed per call.
+	dmu              sync.Mutex
+	readDeadline     time.Time
+	writeDeadline    time.Time
+	base             context.Context
+	baseCancel       context.CancelFunc
+	rctx, wctx       context.Context
+	rcancel, wcancel context.CancelFunc
 
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
 func newConn(p *Process, s *Socket) *Conn {
-	return &Conn{p: p, s: s, closed: make(chan struct{})}
+	c := &Conn{p: p, s: s, closed: make(chan struct{})}
+	c.base, c.baseCancel = context.WithCancel(context.Background())
+	c.rctx, c.rcancel = context.WithCancel(c.base)
+	c.wctx, c.wcancel = context.WithCancel(c.base)
+	return c
 }
 
 // Socket returns the gentcp socket under the conn.
@@ -190,12 +200,11 @@ func (c *Conn) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		ctx, timeout, cancel, err := c.deadlineCtx(true)
+		ctx, timeout, err := c.deadlineCtx(true)
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
 		d, err := c.s.RecvContext(ctx, 0, timeout)
-		cancel()
 		if err == context.Canceled && !c.isClosed() {
 			continue // the deadline changed: start again with the new one
 		}
@@ -222,12 +231,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	for {
-		ctx, timeout, cancel, err := c.deadlineCtx(false)
+		ctx, timeout, err := c.deadlineCtx(false)
 		if err != nil {
 			return 0, c.opErr("write", err)
 		}
 		err = c.s.send(ctx, b, timeout)
-		cancel()
 		if err == nil {
 			return len(b), nil
 		}
@@ -246,34 +254,24 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 }
 
-// deadlineCtx returns a context cancelled when the deadline changes or the
-// conn closes, and the timeout left until the deadline on the stack clock.
-func (c *Conn) deadlineCtx(read bool) (context.Context, time.Duration, context.CancelFunc, error) {
+// deadlineCtx returns the context a call in one direction waits under
+// (cancelled when that deadline changes or the conn closes) and the time
+// left until the deadline on the stack clock.
+func (c *Conn) deadlineCtx(read bool) (context.Context, time.Duration, error) {
 	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-c.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	dl := c.writeDeadline
+	ctx, dl := c.wctx, c.writeDeadline
 	if read {
-		dl, c.readCancel = c.readDeadline, cancel
-	} else {
-		c.writeCancel = cancel
+		ctx, dl = c.rctx, c.readDeadline
 	}
+	c.dmu.Unlock()
 	if dl.IsZero() {
-		return ctx, Infinity, cancel, nil
+		return ctx, Infinity, nil
 	}
 	left := dl.Sub(c.s.node.st.Clock().Now())
 	if left <= 0 {
-		cancel()
-		return nil, 0, nil, Timeout
+		return nil, 0, Timeout
 	}
-	return ctx, left, cancel, nil
+	return ctx, left, nil
 }
 
 func (c *Conn) opErr(op string, err error) error {
@@ -286,6 +284,7 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		first = true
 		close(c.closed)
+		c.baseCancel()
 	})
 	if !first {
 		return c.opErr("close", net.ErrClosed)
@@ -341,9 +340,8 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.readDeadline = t
-	if c.readCancel != nil {
-		c.readCancel()
-	}
+	c.rcancel()
+	c.rctx, c.rcancel = context.WithCancel(c.base)
 	return nil
 }
 
@@ -352,8 +350,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.writeDeadline = t
-	if c.writeCancel != nil {
-		c.writeCancel()
-	}
+	c.wcancel()
+	c.wctx, c.wcancel = context.WithCancel(c.base)
 	return nil
 }
