@@ -28,6 +28,9 @@ type Node struct {
 	// counts them.
 	maxSockets atomic.Int64
 	open       atomic.Int64
+
+	// sched, if set, runs the node's goroutines (wait.go).
+	sched Scheduler
 }
 
 // SetMaxSockets caps how many sockets the node may have open at once;
@@ -171,13 +174,20 @@ func (p *Process) On(n *Node) *Process { return &Process{node: n, proc: p.proc} 
 func (p *Process) Is(q *Process) bool { return p != nil && q != nil && p.proc == q.proc }
 
 // Spawn runs f as a new process on its own goroutine; the process exits
-// when f returns (or panics; the panic is not recovered).
+// when f returns (or panics; the panic is not recovered). Under a
+// Scheduler the goroutine is the scheduler's to run (package sim records
+// a panic as a failure of the run).
 func (n *Node) Spawn(f func(p *Process)) *Process {
 	p := n.NewProcess()
-	go func() {
+	run := func() {
 		defer p.Exit()
 		f(p)
-	}()
+	}
+	if n.sched != nil {
+		n.sched.Go(p.String(), p, run)
+	} else {
+		go run()
+	}
 	return p
 }
 
@@ -266,12 +276,26 @@ func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Me
 	}
 }
 
+// Sleep waits d on the stack's clock, as timer:sleep(Time): messages stay
+// in the mailbox. It returns early if the process exits.
+func (p *Process) Sleep(d time.Duration) {
+	w := p.node.startWait(context.Background(), d)
+	defer w.stop()
+	_ = w.block(p.done)
+}
+
 // Mailbox returns a channel that yields the process's messages in order,
 // for use in select. A goroutine feeds it from the first call until the
 // process exits. A message is taken out of the mailbox only when the
 // channel delivers it, so ControllingProcess still moves socket messages
 // that nobody has received.
+//
+// Under a Scheduler (a simulation) Mailbox panics: a scheduler cannot see
+// a goroutine wait on a raw channel. Use Receive there.
 func (p *Process) Mailbox() <-chan Message {
+	if p.node.sched != nil {
+		panic("gentcp: Mailbox cannot be used under a Scheduler; use Receive")
+	}
 	p.chanOnce.Do(func() {
 		p.ch = make(chan Message)
 		go p.feed()

@@ -533,7 +533,7 @@ func (s *Socket) enqueueLocked(b []byte) {
 	s.sqLen += len(b)
 	if !s.draining {
 		s.draining = true
-		go s.drain()
+		s.goDrain()
 	}
 }
 
@@ -688,7 +688,7 @@ func (s *Socket) drain() {
 		}
 		if _, again := terr.(*tcpip.ErrWouldBlock); again {
 			s.mu.Unlock()
-			<-ch
+			s.node.waitEither(ch, nil)
 			s.mu.Lock()
 			continue
 		}
@@ -1008,7 +1008,7 @@ func (s *Socket) startReaderLocked() {
 		return
 	}
 	s.reading = true
-	go s.reader()
+	s.goReader()
 }
 
 // reader delivers packets to the owner while the socket is active. With
@@ -1042,10 +1042,7 @@ func (s *Socket) reader() {
 			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
 				changed := s.changed
 				s.mu.Unlock()
-				select {
-				case <-ch:
-				case <-changed:
-				}
+				s.node.waitEither(ch, changed)
 				s.mu.Lock()
 				continue
 			} else {
@@ -1070,10 +1067,7 @@ func (s *Socket) reader() {
 		case *tcpip.ErrWouldBlock:
 			changed := s.changed
 			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-changed:
-			}
+			s.node.waitEither(ch, changed)
 			s.mu.Lock()
 		default:
 			s.noteReadErrorLocked(terr)

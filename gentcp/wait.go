@@ -7,21 +7,84 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
+// Scheduler runs a node's goroutines one at a time, for deterministic
+// simulation (package sim provides one). Without a scheduler, the default,
+// gentcp uses ordinary goroutines and selects; with one, every goroutine
+// gentcp starts goes through Go and every place where gentcp waits goes
+// through Wait, so the scheduler sees each goroutine park and knows what
+// can wake it.
+type Scheduler interface {
+	// Go starts f on a new goroutine that runs only when the scheduler
+	// lets it. p is the process f acts as (Spawn), nil for gentcp's own
+	// goroutines (an active socket's reader, a send queue's drain); name
+	// identifies the goroutine in reports.
+	Go(name string, p *Process, f func())
+
+	// Wait parks the calling goroutine until one of chs can be received
+	// from, receives from it and returns its index, as a select over
+	// receives would; nil channels are never ready. Unlike select, the
+	// lowest ready index wins, so the choice is reproducible. If none is
+	// ready and the caller is not a goroutine the scheduler runs, Wait
+	// returns an error at once: the blocking call fails with it.
+	Wait(chs ...<-chan struct{}) (int, error)
+}
+
+// SetScheduler makes s run the node's goroutines and waits (nil: ordinary
+// goroutines). Call it before the node is used; it is not safe to change
+// while sockets or processes exist.
+func (n *Node) SetScheduler(s Scheduler) { n.sched = s }
+
+// goDrain and goReader start a socket's internal goroutines, under the
+// node's scheduler if it has one. Without one they cost what a go
+// statement costs.
+func (s *Socket) goDrain() {
+	if sch := s.node.sched; sch != nil {
+		sch.Go(s.String()+" drain", nil, s.drain)
+		return
+	}
+	go s.drain()
+}
+
+func (s *Socket) goReader() {
+	if sch := s.node.sched; sch != nil {
+		sch.Go(s.String()+" reader", nil, s.reader)
+		return
+	}
+	go s.reader()
+}
+
+// waitEither waits until a or b is ready (b may be nil): the wait of the
+// reader and drain goroutines, which have no timeout.
+func (n *Node) waitEither(a, b <-chan struct{}) {
+	if n.sched != nil {
+		if _, err := n.sched.Wait(a, b); err == nil {
+			return
+		}
+		// Refused (the scheduler has given up on its goroutines):
+		// wait as without one.
+	}
+	select {
+	case <-a:
+	case <-b:
+	}
+}
+
 // waitCtx is the one mechanism through which every blocking gentcp call
 // waits: recv, accept, connect, send on a full queue, close draining its
 // queue, Receive on a mailbox. Its timer runs on the stack's clock, never
-// the wall clock, so a virtual clock drives every timeout; a scheduler for
-// deterministic simulation replaces only this file's logic.
+// the wall clock, so a virtual clock drives every timeout; with a
+// Scheduler, block parks through it.
 type waitCtx struct {
 	ctx     context.Context
 	timer   tcpip.Timer
 	expired chan struct{}
+	sched   Scheduler
 }
 
 // startWait starts the timeout of one blocking call. Infinity never
 // expires; 0 expires at once (a poll).
 func (n *Node) startWait(ctx context.Context, timeout time.Duration) *waitCtx {
-	w := &waitCtx{ctx: ctx, expired: make(chan struct{})}
+	w := &waitCtx{ctx: ctx, expired: make(chan struct{}), sched: n.sched}
 	switch {
 	case timeout == Infinity:
 	case timeout <= 0:
@@ -52,6 +115,20 @@ func (w *waitCtx) block(chs ...<-chan struct{}) error {
 	case 1:
 		a = chs[0]
 	}
+	if w.sched != nil {
+		// The scheduler polls in index order, so which of several ready
+		// channels is taken does not depend on select's random choice.
+		i, err := w.sched.Wait(a, b, c, w.expired, w.ctx.Done())
+		switch {
+		case err != nil:
+			return err
+		case i == 3:
+			return Timeout
+		case i == 4:
+			return w.ctxErr()
+		}
+		return nil
+	}
 	select {
 	case <-a:
 		return nil
@@ -68,12 +145,16 @@ func (w *waitCtx) block(chs ...<-chan struct{}) error {
 	case <-w.expired:
 		return Timeout
 	case <-w.ctx.Done():
-		if w.ctx.Err() == context.DeadlineExceeded {
-			return Timeout
-		}
-		return w.ctx.Err()
+		return w.ctxErr()
 	}
 	return nil
+}
+
+func (w *waitCtx) ctxErr() error {
+	if w.ctx.Err() == context.DeadlineExceeded {
+		return Timeout
+	}
+	return w.ctx.Err()
 }
 
 // expiredNow reports whether the timeout has passed, for loops that must

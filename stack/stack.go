@@ -1,10 +1,12 @@
 package stack
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	randv2 "math/rand/v2"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -517,4 +519,50 @@ func newNetstackWithProcessors(procs int, o netstack.Options) *netstack.Stack {
 	prev := runtime.GOMAXPROCS(procs)
 	defer runtime.GOMAXPROCS(prev)
 	return netstack.New(o)
+}
+
+// SeededRNG returns a reader of pseudo-random bytes determined by seed and
+// safe for concurrent use, for Options.SecureRNG in reproducible runs
+// (tests, simulation). It is not secret: ISNs and ports become guessable.
+// Give each stack its own seed, or two stacks pick the same ports and
+// sequence numbers.
+func SeededRNG(seed uint64) io.Reader {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	copy(key[8:], "usertcp SecureRNG")
+	return &lockedReader{r: randv2.NewChaCha8(key)}
+}
+
+// SeededSource returns a math/rand source determined by seed and safe for
+// concurrent use, for Options.RandSource in reproducible runs.
+func SeededSource(seed uint64) rand.Source {
+	return &lockedSource{src: rand.NewSource(int64(seed))}
+}
+
+type lockedReader struct {
+	mu sync.Mutex
+	r  *randv2.ChaCha8
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+type lockedSource struct {
+	mu  sync.Mutex
+	src rand.Source
+}
+
+func (s *lockedSource) Int63() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.src.Int63()
+}
+
+func (s *lockedSource) Seed(seed int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.src.Seed(seed)
 }

@@ -29,6 +29,7 @@ type demoFlags struct {
 	loss, duplicate, corrupt, reorder optFloat
 	latency, jitter                   optDuration
 	rate                              string
+	sim                               bool
 }
 
 // optFloat, optInt and optDuration are flags that remember whether they
@@ -118,6 +119,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
 	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
 	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+	fs.BoolVar(&f.sim, "sim", false, "run in a deterministic simulation: virtual time (latency 1ms unless set), the same report for the same --seed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,6 +141,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pcapFile.Close()
 		pcapW = pcapFile
+	}
+	if f.sim {
+		return runSimDemo(cfg, f, pcapW, stdout)
 	}
 	w, err := build(cfg, pcapW)
 	if err != nil {

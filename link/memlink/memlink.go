@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -47,6 +48,24 @@ type Options struct {
 	// directions, as seen from end A: A's frames before any fault, B's
 	// after).
 	Pcap io.Writer
+
+	// LockStep makes the link deliver nothing by itself: frames wait on
+	// one queue both directions share, in the order they reached the
+	// wire (after faults and delays), until End.DeliverNext delivers the
+	// oldest. No goroutine of the link runs; a deterministic simulation
+	// (package sim) decides what happens when. Nothing bounds the queue
+	// or the delay line (QueueFrames does not apply), because nobody could
+	// drain them while a sender waited.
+	LockStep bool
+}
+
+// Frame is a frame End.DeliverNext delivered.
+type Frame struct {
+	// From is the end that sent it, "a" or "b".
+	From string
+	// Bytes is a copy of the frame as it crossed the wire (with its
+	// Ethernet header on an Ethernet link).
+	Bytes []byte
 }
 
 // End is one end of the link: attach it to a stack as a NIC's link. It
@@ -94,6 +113,10 @@ func New(opts Options) (a, b *End, err error) {
 		wireMTU += 14 // the Ethernet wrapper subtracts its header
 	}
 	wa, wb := newWire(wireMTU, caps, opts.QueueFrames, "\x02\x00\x00\x00\x00\x01", "\x02\x00\x00\x00\x00\x02")
+	if opts.LockStep {
+		wa.ls = &lockstep{}
+		wb.ls = wa.ls
+	}
 	if a, err = newEnd("a", wa, opts, opts.Seed*2+1, true); err != nil {
 		return nil, nil, err
 	}
@@ -104,10 +127,14 @@ func New(opts Options) (a, b *End, err error) {
 }
 
 func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*End, error) {
-	d, err := delay.New(w, delay.Config{
+	dc := delay.Config{
 		Seed: seed, Clock: opts.Clock, Latency: opts.Latency, Jitter: opts.Jitter,
 		Reorder: opts.Reorder, Rate: opts.Rate,
-	})
+	}
+	if opts.LockStep {
+		dc.QueueFrames = math.MaxInt32
+	}
+	d, err := delay.New(w, dc)
 	if err != nil {
 		return nil, fmt.Errorf("memlink: %w", err)
 	}
@@ -148,6 +175,51 @@ func (e *End) SetFaults(c fault.Config) error { return e.fault.SetConfig(c) }
 // SetDelay changes latency, jitter, reordering and rate of this end's
 // direction at run time.
 func (e *End) SetDelay(c delay.Config) error { return e.delay.SetConfig(c) }
+
+// Hold stops delivery of the frames this end sends: they wait on the wire,
+// in order, until Release (a stalled direction; Partition loses them
+// instead). On a link that is not lock-step, a held direction fills its
+// queue and then makes the sender wait.
+func (e *End) Hold() { e.wire.out.setHeld(true) }
+
+// Release ends a Hold; the frames held are delivered first, in order.
+func (e *End) Release() { e.wire.out.setHeld(false) }
+
+// DeliverNext delivers the oldest frame waiting on a lock-step link, in
+// either direction, skipping held directions: the receiving stack
+// processes it in the caller's goroutine. Either end may be used. ok is
+// false if no frame can be delivered now, or if the link is not
+// lock-step.
+func (e *End) DeliverNext() (f Frame, ok bool) {
+	if e.wire.ls == nil {
+		return Frame{}, false
+	}
+	from, b, ok := e.wire.ls.deliverNext()
+	if !ok {
+		return Frame{}, false
+	}
+	name := e.name
+	if from != e.wire {
+		name = e.peerName()
+	}
+	return Frame{From: name, Bytes: b}, true
+}
+
+// Waiting returns how many frames wait on a lock-step link, held ones
+// included (0 if the link is not lock-step).
+func (e *End) Waiting() int {
+	if e.wire.ls == nil {
+		return 0
+	}
+	return e.wire.ls.len()
+}
+
+func (e *End) peerName() string {
+	if e.name == "a" {
+		return "b"
+	}
+	return "a"
+}
 
 // Counters returns what this end's direction has done.
 func (e *End) Counters() Counters {

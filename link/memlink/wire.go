@@ -36,6 +36,10 @@ type queue struct {
 	limit   int
 	closed  bool
 
+	// held stops delivery in this direction (End.Hold): the pump waits,
+	// and a lock-step link skips this direction's frames.
+	held atomic.Bool
+
 	// reverseDelivering counts pump calls into the stack that writes into
 	// this queue; see the type comment.
 	reverseDelivering atomic.Int32
@@ -79,7 +83,7 @@ func (q *queue) push(fs []frame) int {
 func (q *queue) popAll(spare []frame) []frame {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.frames) == 0 && !q.closed {
+	for (len(q.frames) == 0 || q.held.Load()) && !q.closed {
 		q.ready.Wait()
 	}
 	if q.closed {
@@ -89,6 +93,14 @@ func (q *queue) popAll(spare []frame) []frame {
 	q.frames = spare[:0]
 	q.notFull.Broadcast()
 	return out
+}
+
+// setHeld holds or releases the direction.
+func (q *queue) setHeld(held bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.held.Store(held)
+	q.ready.Broadcast()
 }
 
 func (q *queue) close() {
@@ -118,6 +130,10 @@ type wireEnd struct {
 	out  *queue // frames this end sends
 	in   *queue // frames the peer sends (the peer's out)
 	peer *wireEnd
+
+	// ls, on a lock-step link, replaces out's queue and the pump: both
+	// ends put their frames on it and DeliverNext delivers them.
+	ls *lockstep
 
 	mu         sync.RWMutex
 	dispatcher netstack.NetworkDispatcher
@@ -184,6 +200,12 @@ func (e *wireEnd) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error
 		fs = append(fs, frame{proto: protocolOf(pkt), buf: pkt.ToBuffer()})
 		bytes += uint64(pkt.Size())
 	}
+	if e.ls != nil {
+		if !e.ls.push(e, fs) {
+			return 0, &tcpip.ErrClosedForSend{}
+		}
+		return len(fs), nil
+	}
 	n := e.out.push(fs)
 	e.out.frameCount.Add(uint64(n))
 	if n < len(fs) {
@@ -219,7 +241,7 @@ func (e *wireEnd) Attach(d netstack.NetworkDispatcher) {
 	e.mu.Lock()
 	e.dispatcher = d
 	e.mu.Unlock()
-	if d != nil {
+	if d != nil && e.ls == nil {
 		e.pumpStarted.Do(func() { go e.pump() })
 	}
 }
@@ -260,6 +282,11 @@ func (e *wireEnd) Close() {
 		}
 		e.out.close()
 		e.closed.Store(true)
+		if e.ls != nil {
+			e.ls.drop(e)
+			close(e.pumpDone) // there is no pump
+			return
+		}
 		// Started here if it never was, so Wait can always wait on it.
 		e.pumpStarted.Do(func() { go e.pump() })
 	})
@@ -271,4 +298,100 @@ func (e *wireEnd) Wait() {
 	if e.closed.Load() {
 		<-e.pumpDone
 	}
+}
+
+// lockstep is the one queue of a lock-step link: the frames of both
+// directions in the order they reached the wire. Nothing delivers them but
+// deliverNext, so whoever calls it (a simulation) decides what happens
+// when, and no goroutine of the link runs.
+type lockstep struct {
+	mu     sync.Mutex
+	frames []lsFrame
+}
+
+type lsFrame struct {
+	from *wireEnd
+	frame
+}
+
+// push appends a sender's frames; it never waits, as nobody could drain
+// the queue while the sender waits. It reports false if the sender is
+// closed.
+func (l *lockstep) push(from *wireEnd, fs []frame) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from.closed.Load() {
+		for _, f := range fs {
+			f.buf.Release()
+		}
+		return false
+	}
+	for _, f := range fs {
+		l.frames = append(l.frames, lsFrame{from: from, frame: f})
+	}
+	return true
+}
+
+// len returns how many frames wait, held ones included.
+func (l *lockstep) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.frames)
+}
+
+// next removes the oldest frame whose direction is not held.
+func (l *lockstep) next() (lsFrame, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, f := range l.frames {
+		if f.from.out.held.Load() {
+			continue
+		}
+		copy(l.frames[i:], l.frames[i+1:])
+		l.frames[len(l.frames)-1] = lsFrame{}
+		l.frames = l.frames[:len(l.frames)-1]
+		return f, true
+	}
+	return lsFrame{}, false
+}
+
+// drop releases the frames a closing end sent.
+func (l *lockstep) drop(from *wireEnd) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keep := l.frames[:0]
+	for _, f := range l.frames {
+		if f.from == from {
+			f.buf.Release()
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	clear(l.frames[len(keep):])
+	l.frames = keep
+}
+
+// deliverNext delivers the oldest deliverable frame of a lock-step link
+// to the receiving stack, in the caller's goroutine, and returns the end
+// that sent it and a copy of its bytes.
+func (l *lockstep) deliverNext() (from *wireEnd, b []byte, ok bool) {
+	f, ok := l.next()
+	if !ok {
+		return nil, nil, false
+	}
+	b = f.buf.Flatten()
+	to := f.from.peer
+	to.mu.RLock()
+	d := to.dispatcher
+	to.mu.RUnlock()
+	if d == nil {
+		f.buf.Release()
+		return f.from, b, true
+	}
+	f.from.out.frameCount.Add(1)
+	f.from.out.byteCount.Add(uint64(len(b)))
+	pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: f.buf})
+	d.DeliverNetworkPacket(f.proto, pkt)
+	pkt.DecRef()
+	return f.from, b, true
 }

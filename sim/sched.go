@@ -1,0 +1,334 @@
+package sim
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// task is one goroutine under the scheduler: a process (Spawn) or one of
+// gentcp's internal goroutines (an active socket's reader, a send queue's
+// drain).
+type task struct {
+	name   string
+	proc   *gentcp.Process // nil for internal goroutines
+	resume chan int        // driver → task: run; the index of the channel that woke it
+	goid   atomic.Uint64   // set by the task when it first runs
+
+	// Owned by the driver while the task is parked, by the task while it
+	// runs; the hand-over through resume and yield orders the accesses.
+	started bool
+	waits   []<-chan struct{}
+}
+
+// abortTask, sent to a task that never ran, ends it without running it.
+const abortTask = -2
+
+// scheduler runs tasks one at a time: the driver (Sim.Run) picks a
+// runnable task, hands it the turn and waits until it parks in Wait or
+// returns. A parked task is runnable when one of the channels it waits on
+// is ready; the driver finds out by polling them, in task creation order,
+// so the choice never depends on the Go scheduler.
+type scheduler struct {
+	mu      sync.Mutex
+	tasks   []*task // live tasks in creation order
+	current *task   // the task that has the turn, nil while the driver has it
+
+	yield chan struct{} // task → driver: parked or finished
+	// abandoned is closed when the driver gives up (a stall): tasks then
+	// run unscheduled, their waits fail, so that they can end.
+	abandoned chan struct{}
+	stall     time.Duration
+	timer     *time.Timer
+
+	// onPanic records a task's panic; it runs on the task's goroutine
+	// while the driver waits.
+	onPanic func(t *task, v any, site string, stack []byte)
+	// onMisuse records a Wait from a goroutine that is not the running
+	// task.
+	onMisuse func()
+}
+
+func newScheduler(stall time.Duration) *scheduler {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &scheduler{yield: make(chan struct{}), abandoned: make(chan struct{}), stall: stall, timer: t}
+}
+
+// spawn registers f as a new task; it starts when the driver picks it.
+func (s *scheduler) spawn(name string, p *gentcp.Process, f func()) {
+	t := &task{name: name, proc: p, resume: make(chan int)}
+	s.mu.Lock()
+	s.tasks = append(s.tasks, t)
+	s.mu.Unlock()
+	go s.body(t, f)
+}
+
+func (s *scheduler) body(t *task, f func()) {
+	select {
+	case i := <-t.resume:
+		if i == abortTask {
+			s.finish(t)
+			return
+		}
+	case <-s.abandoned:
+		s.finish(t)
+		return
+	}
+	t.goid.Store(goid())
+	defer func() {
+		if v := recover(); v != nil {
+			s.onPanic(t, v, panicSite(), debug.Stack())
+		}
+		s.finish(t)
+	}()
+	f()
+}
+
+// finish removes a task that returned and gives the turn back.
+func (s *scheduler) finish(t *task) {
+	s.mu.Lock()
+	for i, u := range s.tasks {
+		if u == t {
+			s.tasks = append(s.tasks[:i], s.tasks[i+1:]...)
+			break
+		}
+	}
+	s.current = nil
+	s.mu.Unlock()
+	select {
+	case s.yield <- struct{}{}:
+	case <-s.abandoned:
+	}
+}
+
+// wait is gentcp.Scheduler.Wait for the running task. A goroutine that
+// is not the running task (the driver in an At event, a goroutine started
+// with go) cannot wait: the driver would wait for itself, and a foreign
+// goroutine would run beside the task. Its call fails with
+// ErrNotScheduled, which is also recorded as a failure of the run.
+func (s *scheduler) wait(chs []<-chan struct{}) (int, error) {
+	if i := poll(chs); i >= 0 {
+		return i, nil
+	}
+	s.mu.Lock()
+	t := s.current
+	s.mu.Unlock()
+	if t == nil || t.goid.Load() != goid() {
+		s.onMisuse()
+		return 0, ErrNotScheduled
+	}
+	t.waits = chs
+	s.mu.Lock()
+	s.current = nil
+	s.mu.Unlock()
+	select {
+	case s.yield <- struct{}{}:
+	case <-s.abandoned:
+		return 0, ErrStall
+	}
+	select {
+	case i := <-t.resume:
+		return i, nil
+	case <-s.abandoned:
+		return 0, ErrStall
+	}
+}
+
+// poll returns the index of the first ready channel, having received from
+// it, or -1.
+func poll(chs []<-chan struct{}) int {
+	for i, ch := range chs {
+		if ch == nil {
+			continue
+		}
+		select {
+		case <-ch:
+			return i
+		default:
+		}
+	}
+	return -1
+}
+
+// pick returns the first runnable task, in creation order, and the index
+// of the channel that woke it (-1 for a task that has not started).
+func (s *scheduler) pick() (*task, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tasks {
+		if !t.started {
+			return t, -1
+		}
+		if i := poll(t.waits); i >= 0 {
+			return t, i
+		}
+	}
+	return nil, 0
+}
+
+// errStall is returned by run when a task keeps the turn too long.
+type errStall struct {
+	task  string
+	wall  time.Duration
+	stack string
+}
+
+func (e *errStall) Error() string {
+	return fmt.Sprintf("%v: %s ran for %v of wall time without blocking in gentcp: it is probably "+
+		"blocked outside gentcp (a channel, a mutex, time.Sleep, Mailbox) or loops forever\n%s",
+		ErrStall, e.task, e.wall, e.stack)
+}
+
+func (e *errStall) Unwrap() error { return ErrStall }
+
+// run gives t the turn and waits until it parks or returns.
+func (s *scheduler) run(t *task, idx int) error {
+	s.mu.Lock()
+	s.current = t
+	s.mu.Unlock()
+	t.started = true
+	t.waits = nil
+	t.resume <- idx
+	s.timer.Reset(s.stall)
+	select {
+	case <-s.yield:
+		s.timer.Stop()
+		return nil
+	case <-s.timer.C:
+		return &errStall{task: t.name, wall: s.stall, stack: stackOf(t.goid.Load())}
+	}
+}
+
+// abandon gives up on the tasks after a stall.
+func (s *scheduler) abandon() { close(s.abandoned) }
+
+// abortUnstarted ends the tasks that never ran, without running them.
+func (s *scheduler) abortUnstarted() {
+	for {
+		s.mu.Lock()
+		var t *task
+		for _, u := range s.tasks {
+			if !u.started {
+				t = u
+				break
+			}
+		}
+		s.mu.Unlock()
+		if t == nil {
+			return
+		}
+		t.started = true
+		t.resume <- abortTask
+		<-s.yield
+	}
+}
+
+// processes returns the processes of the live tasks, in creation order.
+func (s *scheduler) processes() []*gentcp.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ps []*gentcp.Process
+	for _, t := range s.tasks {
+		if t.proc != nil {
+			ps = append(ps, t.proc)
+		}
+	}
+	return ps
+}
+
+// processCount returns how many live tasks are processes.
+func (s *scheduler) processCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tasks {
+		if t.proc != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// live returns the names of the live tasks; only processes if procs.
+func (s *scheduler) live(procs bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, t := range s.tasks {
+		if !procs || t.proc != nil {
+			names = append(names, t.name)
+		}
+	}
+	return names
+}
+
+// nodeScheduler is the gentcp.Scheduler of one node: it names the node in
+// task names.
+type nodeScheduler struct {
+	s    *scheduler
+	node string
+}
+
+func (n nodeScheduler) Go(name string, p *gentcp.Process, f func()) {
+	n.s.spawn(n.node+" "+name, p, f)
+}
+
+func (n nodeScheduler) Wait(chs ...<-chan struct{}) (int, error) { return n.s.wait(chs) }
+
+// goid returns the calling goroutine's ID, from the first line of its
+// stack trace ("goroutine 123 [running]:"). Only Wait calls it, to catch
+// gentcp calls made from goroutines the simulation does not run.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
+}
+
+// stackOf returns the stack trace of goroutine id, or every goroutine's if
+// it is not found.
+func stackOf(id uint64) string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	prefix := []byte("goroutine " + strconv.FormatUint(id, 10) + " [")
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.HasPrefix(g, prefix) {
+			return string(g)
+		}
+	}
+	return string(buf)
+}
+
+// panicSite returns "file:line" of the function that panicked, for a
+// deferred function that recovered: the first frame below the runtime's
+// panic machinery. Unlike a stack trace it is the same in every run.
+func panicSite() string {
+	var pcs [32]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		if f.Function == "runtime.gopanic" {
+			inPanic = true
+		} else if inPanic && !strings.HasPrefix(f.Function, "runtime.") {
+			return filepath.Base(f.File) + ":" + strconv.Itoa(f.Line)
+		}
+		if !more {
+			return "?"
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+)
+
+// headLen is how many bytes of each frame a Result keeps: enough for the
+// Ethernet, IP and TCP headers with options.
+const headLen = 128
+
+// Frame is one frame a run delivered.
+type Frame struct {
+	At  time.Duration // virtual time of the delivery
+	Dir Dir           // AtoB or BtoA
+	Len int           // bytes on the wire
+	Sum uint64        // FNV-1a of the whole frame
+	// Head is the start of the frame (up to 128 bytes: the headers).
+	Head []byte
+	// Ethernet says Head starts with an Ethernet header.
+	Ethernet bool
+}
+
+// same reports whether two frames are the same delivery.
+func (f Frame) same(g Frame) bool {
+	return f.At == g.At && f.Dir == g.Dir && f.Len == g.Len && f.Sum == g.Sum
+}
+
+// String describes the frame in one line, tcpdump-like:
+//
+//	1.002001s a→b 10.0.0.2:40000 > 10.0.0.1:7 [S] seq 1234 win 65535 len 0 (60 B, fnv 1f2e…)
+func (f Frame) String() string {
+	return fmt.Sprintf("%v %v %s (%d B, fnv %016x)", f.At, f.Dir, describe(f.Head, f.Ethernet), f.Len, f.Sum)
+}
+
+func describe(b []byte, ethernet bool) string {
+	if ethernet {
+		if len(b) < header.EthernetMinimumSize {
+			return "short Ethernet frame"
+		}
+		switch header.Ethernet(b).Type() {
+		case header.ARPProtocolNumber:
+			return "ARP"
+		case header.IPv4ProtocolNumber, header.IPv6ProtocolNumber:
+		default:
+			return fmt.Sprintf("ethertype %#04x", header.Ethernet(b).Type())
+		}
+		b = b[header.EthernetMinimumSize:]
+	}
+	if len(b) == 0 {
+		return "empty frame"
+	}
+	var src, dst netip.Addr
+	var proto uint8
+	var payload []byte
+	var ipLen int
+	switch header.IPVersion(b) {
+	case header.IPv4Version:
+		ip := header.IPv4(b)
+		if len(b) < header.IPv4MinimumSize || int(ip.HeaderLength()) > len(b) {
+			return "short IPv4 packet"
+		}
+		src, _ = netip.AddrFromSlice(ip.SourceAddressSlice())
+		dst, _ = netip.AddrFromSlice(ip.DestinationAddressSlice())
+		proto = ip.Protocol()
+		payload = b[ip.HeaderLength():]
+		ipLen = int(ip.TotalLength()) - int(ip.HeaderLength())
+	case header.IPv6Version:
+		ip := header.IPv6(b)
+		if len(b) < header.IPv6MinimumSize {
+			return "short IPv6 packet"
+		}
+		src, _ = netip.AddrFromSlice(ip.SourceAddressSlice())
+		dst, _ = netip.AddrFromSlice(ip.DestinationAddressSlice())
+		proto = ip.NextHeader()
+		payload = b[header.IPv6MinimumSize:]
+		ipLen = int(ip.PayloadLength())
+	default:
+		return fmt.Sprintf("IP version %d", header.IPVersion(b))
+	}
+	if proto != uint8(header.TCPProtocolNumber) {
+		return fmt.Sprintf("%v > %v proto %d", src, dst, proto)
+	}
+	if len(payload) < header.TCPMinimumSize {
+		return fmt.Sprintf("%v > %v short TCP segment", src, dst)
+	}
+	t := header.TCP(payload)
+	var flags strings.Builder
+	for _, fl := range []struct {
+		bit  header.TCPFlags
+		name byte
+	}{{header.TCPFlagSyn, 'S'}, {header.TCPFlagFin, 'F'}, {header.TCPFlagRst, 'R'}, {header.TCPFlagPsh, 'P'}, {header.TCPFlagUrg, 'U'}, {header.TCPFlagAck, '.'}} {
+		if t.Flags().Contains(fl.bit) {
+			flags.WriteByte(fl.name)
+		}
+	}
+	s := fmt.Sprintf("%v > %v [%s] seq %d", netip.AddrPortFrom(src, t.SourcePort()), netip.AddrPortFrom(dst, t.DestinationPort()),
+		flags.String(), t.SequenceNumber())
+	if t.Flags().Contains(header.TCPFlagAck) {
+		s += fmt.Sprintf(" ack %d", t.AckNumber())
+	}
+	return s + fmt.Sprintf(" win %d len %d", t.WindowSize(), ipLen-int(t.DataOffset()))
+}
+
+// FirstDivergence returns the index of the first frame where two runs
+// differ (time, direction, length or bytes); ok is false if their traces
+// are the same.
+func FirstDivergence(a, b *Result) (i int, ok bool) {
+	n := min(len(a.Frames), len(b.Frames))
+	for i := range n {
+		if !a.Frames[i].same(b.Frames[i]) {
+			return i, true
+		}
+	}
+	if len(a.Frames) != len(b.Frames) {
+		return n, true
+	}
+	return 0, false
+}
+
+// Divergence describes where two runs differ: the first divergent frame
+// of each, with the frame before it for context. It is empty if the
+// traces are the same.
+func Divergence(a, b *Result) string {
+	i, ok := FirstDivergence(a, b)
+	if !ok {
+		return ""
+	}
+	frame := func(r *Result, i int) string {
+		if i < len(r.Frames) {
+			return r.Frames[i].String()
+		}
+		return fmt.Sprintf("(none: the run delivered %d frames)", len(r.Frames))
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "traces diverge at frame %d of %d/%d (seed %d)\n", i, len(a.Frames), len(b.Frames), a.Seed)
+	if i > 0 {
+		fmt.Fprintf(&sb, "  both:  #%d %s\n", i-1, frame(a, i-1))
+	}
+	fmt.Fprintf(&sb, "  first: #%d %s\n", i, frame(a, i))
+	fmt.Fprintf(&sb, "  other: #%d %s", i, frame(b, i))
+	return sb.String()
+}
+
+// TB is the part of testing.TB that Repeat uses.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// Repeat runs the same simulation n times (opts and setup as for Run) and
+// fails tb, naming the seed and the first divergent frame, unless every
+// run has the first run's trace hash and error. It returns the first
+// run's result and error, for the caller to check.
+func Repeat(tb TB, opts Options, n int, setup func(s *Sim)) (*Result, error) {
+	tb.Helper()
+	var first *Result
+	var firstErr error
+	for i := range n {
+		res, err := Run(opts, setup)
+		if res == nil {
+			tb.Fatalf("sim seed %d, run %d: %v", opts.Seed, i+1, err)
+			return nil, err
+		}
+		if i == 0 {
+			first, firstErr = res, err
+			continue
+		}
+		if res.Hash != first.Hash {
+			tb.Fatalf("sim seed %d: run %d of %d gave trace %s, run 1 gave %s\n%s",
+				opts.Seed, i+1, n, res.Hash[:16], first.Hash[:16], Divergence(first, res))
+		}
+		if errText(err) != errText(firstErr) {
+			tb.Fatalf("sim seed %d: run %d of %d failed differently from run 1 (same trace):\nrun 1: %s\nrun %d: %s",
+				opts.Seed, i+1, n, errText(firstErr), i+1, errText(err))
+		}
+	}
+	return first, firstErr
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
