@@ -27,10 +27,13 @@ lint:
 	$(GO) vet $(PKGS)
 
 # Tests across real boundaries (TAP in a network namespace, kernel TCP,
-# real erl, curl, nc). Needs root for TAP; without it those tests skip and
-# print why.
+# real erl, curl, nc, socat, the usertcp command). Needs root for TAP;
+# without it those tests skip and print why (with CI set, they fail). Each
+# test makes its own namespace with scripts/tapns.sh; the last step checks
+# that none is left behind.
 integration:
 	$(GO) test -race -count=1 -timeout 20m -v ./integration/...
+	scripts/tapns.sh leftovers usertcp-t
 
 # Run each fuzz target for FUZZTIME (default 10m).
 FUZZTIME ?= 10m

@@ -18,6 +18,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "move TCP traffic between two userspace stacks on an in-memory link and report", runDemo},
+		{"serve", "serve echo, discard and HTTP to the kernel over a TAP device", runServe},
+		{"connect", "connect to HOST PORT like nc: stdin to the socket, the socket to stdout", runConnect},
 		{"version", "print the version", runVersion},
 	}
 }

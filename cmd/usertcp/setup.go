@@ -6,9 +6,12 @@ import (
 	"math/rand"
 	"sync"
 
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+
 	"github.com/usertcp/usertcp/config"
 	"github.com/usertcp/usertcp/gentcp"
 	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/link/tap"
 	"github.com/usertcp/usertcp/stack"
 )
 
@@ -17,6 +20,7 @@ import (
 type world struct {
 	cfg    *config.Config
 	link   [2]*memlink.End
+	tap    *tap.Endpoint // the TAP device, on a tap link (link is then unused)
 	stacks map[string]*stack.Stack
 	nodes  map[string]*gentcp.Node
 }
@@ -35,6 +39,11 @@ func loadConfig(path string) (*config.Config, error) {
 
 // build turns cfg into running stacks. pcap, if not nil, captures the wire.
 func build(cfg *config.Config, pcap io.Writer) (*world, error) {
+	if cfg.Link.Kind == config.Tap {
+		// In the process's own network namespace; serve and connect take
+		// --netns and call buildTap themselves.
+		return buildTap(cfg, pcap, "")
+	}
 	if cfg.Link.Kind != config.Memlink {
 		return nil, fmt.Errorf("link kind %q is not supported by this command yet (use memlink)", cfg.Link.Kind)
 	}
@@ -115,7 +124,7 @@ func orEmpty(s string) string {
 }
 
 // stackOptions converts a config stack into stack.Options.
-func stackOptions(sc config.Stack, end *memlink.End, seed uint64) stack.Options {
+func stackOptions(sc config.Stack, end netstack.LinkEndpoint, seed uint64) stack.Options {
 	o := stack.Options{
 		NICs:       []stack.NIC{{Name: "eth0", Link: end, Addresses: sc.Addresses}},
 		Hosts:      sc.Hosts,

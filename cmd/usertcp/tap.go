@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+
+	"github.com/usertcp/usertcp/config"
+	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/link/tap"
+	"github.com/usertcp/usertcp/stack"
+)
+
+// The TAP setup that --tap NAME gives without a config file, the same as
+// scripts/tapns.sh: the kernel side is 10.77.0.1/30 and fd77:75::1/64, the
+// stack "usertcp" takes 10.77.0.2/30 and fd77:75::2/64, and the stack's
+// host table calls the kernel side "kernel".
+var (
+	tapKernel = []netip.Prefix{netip.MustParsePrefix("10.77.0.1/30"), netip.MustParsePrefix("fd77:75::1/64")}
+	tapUser   = []netip.Prefix{netip.MustParsePrefix("10.77.0.2/30"), netip.MustParsePrefix("fd77:75::2/64")}
+)
+
+// tapConfig is the configuration --tap name stands for.
+func tapConfig(name string) *config.Config {
+	return &config.Config{
+		Link: config.Link{Kind: config.Tap, Name: name, KernelAddresses: tapKernel},
+		Stacks: []config.Stack{{
+			Name: "usertcp", End: config.EndTap, Addresses: tapUser,
+			Hosts: map[string][]netip.Addr{"kernel": {tapKernel[0].Addr(), tapKernel[1].Addr()}},
+		}},
+	}
+}
+
+// linkFlags are the flags serve and connect share: which link to build and
+// how to impair and capture it.
+type linkFlags struct {
+	config, tap, netns, pcap string
+	mtu                      int
+	seed                     optInt
+	loss, duplicate, corrupt optFloat
+	reorder                  optFloat
+	latency, jitter          optDuration
+	rate                     string
+}
+
+func (f *linkFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "config file (TOML); default: the embedded two-stack memlink setup, or the TAP setup with --tap")
+	fs.StringVar(&f.tap, "tap", "", "use the TAP device `NAME` (created if missing: kernel side 10.77.0.1/30 and fd77:75::1/64, usertcp 10.77.0.2 and fd77:75::2)")
+	fs.StringVar(&f.netns, "netns", "", "open the TAP device in network namespace `NS` (a name from ip netns, or a path); this process stays in its own")
+	fs.IntVar(&f.mtu, "mtu", 0, "the stack's MTU (default: the config's; on a TAP, the device's)")
+	fs.StringVar(&f.pcap, "pcap", "", "write a pcap capture of the link to `FILE`")
+	fs.Var(&f.seed, "seed", "seed for the link's random faults")
+	fs.Var(&f.loss, "loss", "probability a frame the stack sends is lost, 0..1")
+	fs.Var(&f.duplicate, "duplicate", "probability a frame is duplicated, 0..1")
+	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
+	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
+	fs.Var(&f.latency, "latency", "one-way latency of the frames the stack sends, e.g. 5ms")
+	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
+	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+}
+
+// load reads the config and applies the flags to it.
+func (f *linkFlags) load() (*config.Config, error) {
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return nil, err
+	}
+	if f.tap != "" {
+		switch {
+		case f.config == "":
+			cfg = tapConfig(f.tap)
+		case cfg.Link.Kind == config.Tap:
+			cfg.Link.Name = f.tap
+		default:
+			return nil, usageError{fmt.Errorf("--tap %s: %s has a %s link; use a config with [link] kind = \"tap\", or no config", f.tap, f.config, cfg.Link.Kind)}
+		}
+	}
+	if f.netns != "" && cfg.Link.Kind != config.Tap {
+		return nil, usageError{errors.New("--netns is for TAP links (--tap NAME)")}
+	}
+	l := &cfg.Link
+	if f.mtu != 0 {
+		if f.mtu < config.MinMTU || f.mtu > config.MaxMTU {
+			return nil, usageError{fmt.Errorf("--mtu %d: want %d..%d", f.mtu, config.MinMTU, config.MaxMTU)}
+		}
+		l.MTU = f.mtu
+	}
+	if f.seed.set {
+		l.Seed = f.seed.v
+	}
+	for _, p := range []struct {
+		name string
+		v    optFloat
+		dst  *float64
+	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
+		if !p.v.set {
+			continue
+		}
+		if !(p.v.v >= 0 && p.v.v <= 1) {
+			return nil, usageError{fmt.Errorf("--%s %v: want a probability in 0..1", p.name, p.v.v)}
+		}
+		*p.dst = p.v.v
+	}
+	if f.latency.set {
+		l.Latency = f.latency.v
+	}
+	if f.jitter.set {
+		l.Jitter = f.jitter.v
+	}
+	if f.rate != "" {
+		r, err := config.ParseRate(f.rate)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--rate: %w", err)}
+		}
+		l.Rate = r
+	}
+	return cfg, nil
+}
+
+// open builds the world the flags describe. The returned function closes
+// it and the capture file.
+func (f *linkFlags) open(cfg *config.Config) (*world, func(), error) {
+	var pcapFile *os.File
+	var pcapW io.Writer
+	if f.pcap != "" {
+		var err error
+		if pcapFile, err = os.Create(f.pcap); err != nil {
+			return nil, nil, err
+		}
+		pcapW = pcapFile
+	}
+	var w *world
+	var err error
+	if cfg.Link.Kind == config.Tap {
+		w, err = buildTap(cfg, pcapW, f.netns)
+	} else {
+		w, err = build(cfg, pcapW)
+	}
+	if err != nil {
+		if pcapFile != nil {
+			pcapFile.Close()
+		}
+		return nil, nil, err
+	}
+	return w, func() {
+		w.close()
+		if pcapFile != nil {
+			pcapFile.Close()
+		}
+	}, nil
+}
+
+// buildTap builds a world on a TAP link: the device (in netns, if given)
+// and the one stack the config attaches to it.
+func buildTap(cfg *config.Config, pcapW io.Writer, netns string) (*world, error) {
+	l := cfg.Link
+	if l.Ethernet != nil && !*l.Ethernet {
+		return nil, errors.New("link.ethernet = false: a TAP link carries Ethernet frames (bare IP frames are for memlink)")
+	}
+	if len(cfg.Stacks) != 1 || cfg.Stacks[0].End != config.EndTap {
+		return nil, fmt.Errorf("a tap link takes exactly one stack, with end = %q; the config has %d", config.EndTap, len(cfg.Stacks))
+	}
+	o := tap.Options{
+		Name:            l.Name,
+		Netns:           netns,
+		MTU:             uint32(l.MTU),
+		KernelAddresses: l.KernelAddresses,
+		Seed:            uint64(l.Seed),
+		Loss:            l.Loss,
+		Duplicate:       l.Duplicate,
+		Corrupt:         l.Corrupt,
+		Reorder:         l.Reorder,
+		Latency:         l.Latency,
+		Jitter:          l.Jitter,
+		Rate:            int64(l.Rate),
+		Pcap:            pcapW,
+	}
+	if l.ChecksumOffload != nil {
+		o.ChecksumOffload = *l.ChecksumOffload
+	}
+	ep, err := tap.New(o)
+	if err != nil {
+		return nil, err
+	}
+	sc := cfg.Stacks[0]
+	st, err := stack.New(stackOptions(sc, ep, uint64(l.Seed)*16))
+	if err != nil {
+		ep.Close()
+		return nil, fmt.Errorf("stack %q: %w", sc.Name, err)
+	}
+	w := &world{cfg: cfg, tap: ep, stacks: map[string]*stack.Stack{sc.Name: st}, nodes: map[string]*gentcp.Node{}}
+	connectDefaults, err := gentcp.ParseOptions(orEmpty(cfg.Sockets.ConnectOptions))
+	if err == nil {
+		var listenDefaults []gentcp.Option
+		listenDefaults, err = gentcp.ParseOptions(orEmpty(cfg.Sockets.ListenOptions))
+		if err == nil {
+			n := gentcp.NewNode(st)
+			err = n.SetDefaults(connectDefaults, listenDefaults)
+			w.nodes[sc.Name] = n
+		}
+	}
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("sockets: %w", err)
+	}
+	return w, nil
+}
+
+// describeTap says which device the world uses and what became of it.
+func describeTap(ep *tap.Endpoint) string {
+	where := ""
+	if ep.Netns() != "" {
+		where = " in network namespace " + ep.Netns()
+	}
+	how := "existing device"
+	if ep.Created() {
+		how = "created; removed on exit"
+	}
+	return fmt.Sprintf("TAP %s%s (%s; MTU %d, kernel side %d)", ep.Name(), where, how, ep.MTU(), ep.KernelMTU())
+}
