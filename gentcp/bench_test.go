@@ -1,211 +1,156 @@
 package gentcp_test
 
 import (
-	"fmt"
-	"io"
-	"net"
+	"errors"
+	"strings"
 	"testing"
-	"time"
 
-	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-
-	"github.com/usertcp/usertcp/gentcp"
-	"github.com/usertcp/usertcp/internal/testutil"
-	"github.com/usertcp/usertcp/link/memlink"
-	"github.com/usertcp/usertcp/stack"
+	"github.com/usertcp/usertcp/bench"
 )
 
-// Bulk throughput over memlink: gentcp against gVisor's gonet on the same
-// link and stack settings, and Go's net over kernel loopback, in one run so
-// the ratios hold on a noisy machine. b.SetBytes makes -bench print MB/s.
+// The benchmarks of gen_tcp on usertcp against its baselines, each in one
+// run so the ratios hold on a noisy machine: gVisor's gonet on the same
+// memlink and stack settings, Go's net over kernel loopback, and real OTP
+// gen_tcp over kernel loopback when escript is installed. The workloads
+// live in package bench, which `usertcp bench` runs too; BENCHMARKS.md
+// has the figures and the commands.
+//
+//	go test -run '^$' -bench . ./gentcp/
+//	go test -run '^$' -bench IdleMemory -benchtime 1x ./gentcp/
 
-var benchMTUs = []uint32{1500, 65520}
+// benchMTUs are the memlink configurations: Ethernet's MTU and the
+// largest a TAP device takes.
+var benchMTUs = []int{1500, 65520}
 
-func benchPair(b *testing.B, mtu uint32) *testutil.Pair {
-	return testutil.NewPair(b, memlink.Options{MTU: mtu, ChecksumOffload: true}, stack.TCPOptions{
-		SendBuffer:    stack.BufferRange{Max: 8 << 20},
-		ReceiveBuffer: stack.BufferRange{Max: 8 << 20},
-	})
-}
-
-func BenchmarkBulk(b *testing.B) {
+// benchSystems returns the cases of one measurement: gentcp and gonet at
+// every MTU, then kernel and OTP once. mode applies to gentcp (and OTP).
+func benchSystems(c bench.Case, modes ...string) []bench.Case {
+	if len(modes) == 0 {
+		modes = []string{""}
+	}
+	var out []bench.Case
 	for _, mtu := range benchMTUs {
-		b.Run(fmt.Sprintf("gentcp/mtu=%d", mtu), func(b *testing.B) { benchBulkGentcp(b, mtu) })
-		b.Run(fmt.Sprintf("gonet/mtu=%d", mtu), func(b *testing.B) { benchBulkGonet(b, mtu) })
+		for _, mode := range modes {
+			g := c
+			g.System, g.MTU, g.Mode = bench.Gentcp, mtu, mode
+			out = append(out, g)
+		}
+		g := c
+		g.System, g.MTU = bench.Gonet, mtu
+		out = append(out, g)
 	}
-	b.Run("kernel-loopback", benchBulkKernel)
+	k := c
+	k.System = bench.Kernel
+	out = append(out, k)
+	for _, mode := range modes {
+		o := c
+		o.System, o.Mode = bench.OTP, mode
+		out = append(out, o)
+	}
+	return out
 }
 
-const benchChunk = 64 << 10
+// subName is the case's name without the measurement, which the
+// benchmark's own name says.
+func subName(c bench.Case) string { return strings.TrimPrefix(c.Name(), c.Measurement+"/") }
 
-func drainConn(c net.Conn, done chan<- error) {
-	_, err := io.Copy(io.Discard, c)
-	c.Close()
-	done <- err
-}
-
-func writeN(b *testing.B, c net.Conn) {
-	buf := make([]byte, benchChunk)
-	b.SetBytes(benchChunk)
+// runCase runs b.N operations of one case and reports its figures.
+func runCase(b *testing.B, c bench.Case) {
+	s, err := bench.Start(c)
+	if errors.Is(err, bench.ErrUnavailable) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if c.Measurement == bench.Bulk {
+		b.SetBytes(bench.Chunk)
+	}
 	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func benchBulkGentcp(b *testing.B, mtu uint32) {
-	p := benchPair(b, mtu)
-	sn, cn := gentcp.NewNode(p.A), gentcp.NewNode(p.B)
-	l, err := sn.Listen("tcp", ":5001")
-	if err != nil {
+	if err := s.Run(b.N); err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		drainConn(c, done)
-	}()
-	c, err := cn.Dial("tcp", "10.0.0.1:5001")
-	if err != nil {
-		b.Fatal(err)
-	}
-	writeN(b, c)
-	c.Close()
-	<-done
 	b.StopTimer()
-	l.Close()
-}
-
-func benchBulkGonet(b *testing.B, mtu uint32) {
-	p := benchPair(b, mtu)
-	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: 5002}, ipv4.ProtocolNumber)
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			done <- err
-			return
+	for k, v := range s.Metrics() {
+		if k != bench.BytesPerSec && k != bench.Mean { // MB/s and ns/op say these
+			b.ReportMetric(v, k)
 		}
-		drainConn(c, done)
-	}()
-	c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: 5002}, ipv4.ProtocolNumber)
-	if err != nil {
-		b.Fatal(err)
 	}
-	writeN(b, c)
-	c.Close()
-	<-done
-	b.StopTimer()
-	l.Close()
 }
 
-func benchBulkKernel(b *testing.B) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan error, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			done <- err
-			return
+// BenchmarkBulk is one-way throughput with 64 KiB writes and reads, over 1
+// and 8 connections, in both directions; an op is one 64 KiB chunk.
+func BenchmarkBulk(b *testing.B) {
+	for _, conns := range []int{1, 8} {
+		for _, dir := range []string{bench.Up, bench.Down} {
+			for _, c := range benchSystems(bench.Case{Measurement: bench.Bulk, Conns: conns, Dir: dir}) {
+				b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+			}
 		}
-		drainConn(c, done)
-	}()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
 	}
-	writeN(b, c)
-	c.Close()
-	<-done
 }
 
-// BenchmarkRoundTrip is a 1-byte ping-pong; ns/op is the round trip.
+// BenchmarkRoundTrip is a 1-byte ping-pong: ns/op is the mean round trip,
+// p50-ns and p99-ns its percentiles.
 func BenchmarkRoundTrip(b *testing.B) {
-	b.Run("gentcp", func(b *testing.B) {
-		p := benchPair(b, 1500)
-		sn, cn := gentcp.NewNode(p.A), gentcp.NewNode(p.B)
-		l, _ := sn.Listen("tcp", ":5003")
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.Copy(c, c)
-			c.Close()
-		}()
-		c, err := cn.Dial("tcp", "10.0.0.1:5003")
-		if err != nil {
-			b.Fatal(err)
-		}
-		pingPong(b, c)
-		c.Close()
-		l.Close()
-	})
-	b.Run("gonet", func(b *testing.B) {
-		p := benchPair(b, 1500)
-		l, _ := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: 5004}, ipv4.ProtocolNumber)
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.Copy(c, c)
-			c.Close()
-		}()
-		c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: 5004}, ipv4.ProtocolNumber)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pingPong(b, c)
-		c.Close()
-		l.Close()
-	})
-	b.Run("kernel-loopback", func(b *testing.B) {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer l.Close()
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.Copy(c, c)
-			c.Close()
-		}()
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		pingPong(b, c)
-		c.Close()
-	})
+	for _, c := range benchSystems(bench.Case{Measurement: bench.RoundTrip}) {
+		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+	}
 }
 
-func pingPong(b *testing.B, c net.Conn) {
-	one := []byte{1}
-	c.SetDeadline(time.Now().Add(time.Minute))
-	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Write(one); err != nil {
-			b.Fatal(err)
+// BenchmarkConnRate is connect, accept and close on both ends, one
+// connection at a time; conn/s is the rate.
+func BenchmarkConnRate(b *testing.B) {
+	for _, c := range benchSystems(bench.Case{Measurement: bench.ConnRate}) {
+		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+	}
+}
+
+// BenchmarkMessageRate is a one-way stream of 64-byte {packet,4}
+// messages: gentcp receiving in {active,once} and passive mode, OTP
+// likewise, gonet and the kernel reading frames with bufio.
+func BenchmarkMessageRate(b *testing.B) {
+	for _, c := range benchSystems(bench.Case{Measurement: bench.MessageRate}, bench.ActiveOnce, bench.Passive) {
+		if c.System != bench.Gentcp && c.System != bench.OTP {
+			c.Mode = ""
 		}
-		if _, err := io.ReadFull(c, one); err != nil {
-			b.Fatal(err)
+		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+	}
+}
+
+// BenchmarkIdleMemory is the memory of idle established connections
+// (both ends of each) at 10,000 and 100,000 connections: B/conn. Each
+// iteration builds them all, so run it with -benchtime 1x. Kernel sockets
+// need two file descriptors a connection; the conns metric says how many
+// RLIMIT_NOFILE allowed.
+func BenchmarkIdleMemory(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		for _, c := range []bench.Case{
+			{System: bench.Gentcp, Mode: bench.Passive},
+			{System: bench.Gentcp, Mode: bench.ActiveTrue},
+			{System: bench.Gonet},
+			{System: bench.Kernel},
+		} {
+			c.Measurement, c.Conns = bench.IdleMemory, n
+			if c.System != bench.Kernel {
+				c.MTU = benchMTUs[0] // idle connections hold no frames: the MTU does not matter
+			}
+			b.Run(subName(c), func(b *testing.B) {
+				var m map[string]float64
+				for range b.N {
+					var err error
+					if m, err = bench.MeasureMemory(c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if int(m[bench.IdleConns]) != n {
+					b.Logf("measured %d connections, not %d: RLIMIT_NOFILE", int(m[bench.IdleConns]), n)
+				}
+				for k, v := range m {
+					b.ReportMetric(v, k)
+				}
+			})
 		}
 	}
-	b.StopTimer()
 }

@@ -18,10 +18,11 @@ import (
 // that match os.ErrDeadlineExceeded. Deadlines run on the stack's clock.
 
 // adapterOpts are the options of adapter sockets: passive binary bytes,
-// a large read chunk, and exit_on_close false so CloseWrite and CloseRead
-// are true half-closes.
+// a large read chunk, exit_on_close false so CloseWrite and CloseRead are
+// true half-closes, and show_econnreset so a reset is ECONNRESET, as
+// net.TCPConn reports it, rather than EOF.
 var adapterOpts = []Option{Binary, Active(false), PacketRaw, Buffer(64 << 10),
-	ExitOnClose(false), Nodelay(true), HighWatermark(1 << 20), LowWatermark(512 << 10)}
+	ExitOnClose(false), ShowEconnreset(true), Nodelay(true), HighWatermark(1 << 20), LowWatermark(512 << 10)}
 
 // Dial connects to address ("host:port") over network "tcp", "tcp4" or
 // "tcp6" and returns a net.Conn.

@@ -132,3 +132,53 @@ func TestReasonIs(t *testing.T) {
 	require.True(t, errors.As(err, &oe))
 	assert.True(t, strings.Contains(oe.Option, "packet"))
 }
+
+// TestConnResetIsECONNRESET: a peer that closes with unread input resets
+// the connection; the adapter reports ECONNRESET as net.TCPConn does, not
+// EOF.
+func TestConnResetIsECONNRESET(t *testing.T) {
+	e := newEnv(t)
+	l, err := e.server.Listen("tcp", ":82")
+	require.NoError(t, err)
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	c, err := e.client.Dial("tcp", "10.0.0.1:82")
+	require.NoError(t, err)
+	defer c.Close()
+	a := <-accepted
+	_, err = c.Write([]byte("unread"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, a.Close(), "closing with unread input sends a RST")
+	_, err = c.Read(make([]byte, 10))
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	var op *net.OpError
+	assert.ErrorAs(t, err, &op)
+	_, err = c.Read(make([]byte, 10))
+	assert.Equal(t, io.EOF, err, "after the reset was reported, reads see EOF")
+}
+
+// TestAcceptReturnsWhenProcessExits: a process blocked in accept returns
+// closed when it is made to exit from elsewhere.
+func TestAcceptReturnsWhenProcessExits(t *testing.T) {
+	e := newEnv(t)
+	l, _ := e.listen(passive...)
+	p := e.server.NewProcess()
+	res := make(chan error, 1)
+	go func() {
+		_, err := p.Accept(l, gentcp.Infinity)
+		res <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	p.Exit()
+	select {
+	case err := <-res:
+		assert.Equal(t, gentcp.Closed, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("accept still blocked after its process exited")
+	}
+}

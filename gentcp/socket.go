@@ -418,8 +418,13 @@ func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Dur
 			}
 			return nil, reasonOf(terr)
 		}
-		if err := w.block(ch, changed); err != nil {
+		if err := w.block(ch, changed, p.done); err != nil {
 			return nil, err
+		}
+		if !p.Alive() {
+			// The accepting process exited (another goroutine called
+			// Exit); a blocked accept must not outlive it.
+			return nil, Closed
 		}
 	}
 }
@@ -611,8 +616,13 @@ func (s *Socket) dropQueueLocked() {
 func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
 	isReset := s.isResetLocked(terr)
 	if !s.o.exitOnClose {
+		// exit_on_close false: closed forever after this, but a reset is
+		// reported as such first with show_econnreset (checked on OTP 25).
 		s.sendBroken = true
 		s.notifyLocked()
+		if s.o.showEconnreset && isReset {
+			return Econnreset
+		}
 		return Closed
 	}
 	s.dead = true
@@ -875,8 +885,13 @@ func (s *Socket) recvSawCloseLocked() error {
 	s.rbuf = nil
 	show := s.o.showEconnreset && s.reset
 	if !s.o.exitOnClose {
+		// The socket stays writable; recv says closed from now on, after
+		// one econnreset for a reset with show_econnreset (OTP 25).
 		s.eofSeen = true
 		s.notifyLocked()
+		if show {
+			return Econnreset
+		}
 		return Closed
 	}
 	s.dead = true
