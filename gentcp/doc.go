@@ -28,6 +28,7 @@
 //	inet:getstat(S, Keys)                 s.Getstat(keys...)
 //	spawn(F) / exit(normal)               node.Spawn(f) / p.Exit()
 //	receive ... after T -> ... end        p.Receive(timeout), p.ReceiveContext, p.Mailbox() (a channel)
+//	timer:sleep(T)                        p.Sleep(d)   (on the stack's clock)
 //
 // Options (each also parses from Erlang syntax with ParseOptions):
 //

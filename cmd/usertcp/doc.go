@@ -1,6 +1,9 @@
 // Command usertcp runs TCP/IP in user space and speaks gen_tcp on it.
 //
-//	usertcp demo [flags]     two stacks on an in-memory link, an echo server and a client, and a report
+//	usertcp demo [flags]              two stacks on an in-memory link, an echo server and a client, and a report
+//	usertcp demo --sim --seed N       the same in the deterministic simulation (virtual time)
+//	usertcp serve --tap NAME [flags]  echo, discard and HTTP on a stack behind a TAP device
+//	usertcp connect [flags] HOST PORT like nc -N: stdin to a gen_tcp socket, the socket to stdout
 //	usertcp version
 //
 // With no --config it uses the embedded default setup (config.Default): a

@@ -30,8 +30,10 @@
 //	Rate             bandwidth cap in bytes per second
 //	Clock            the clock the delays run on (pass the stacks' clock)
 //	Pcap             capture both directions to a pcap file
+//	LockStep         no pump goroutine: a scheduler delivers frames one by one (package sim)
 //
-// At run time: End.Partition and End.Heal cut and restore a direction
+// At run time: End.Hold and End.Release stop and resume a direction without
+// losing frames; End.Partition and End.Heal cut and restore a direction
 // (Pair.Partition both), End.SetFaults and End.SetDelay change the
 // impairments, End.Counters reads the per-direction counters.
 package memlink
