@@ -145,9 +145,8 @@ type Conn struct {
 	p *Process
 	s *Socket
 
-	rmu  sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
-	rest []byte     // bytes received but not yet read
-	wmu  sync.Mutex
+	rmu sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
+	wmu sync.Mutex
 
 	// Each direction waits under a context that is replaced (and the old
 	// one cancelled) when its deadline changes, so a waiting call starts
@@ -192,11 +191,6 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if c.isClosed() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
-	if len(c.rest) > 0 {
-		n := copy(b, c.rest)
-		c.rest = c.rest[n:]
-		return n, nil
-	}
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -205,7 +199,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if err != nil {
 			return 0, c.opErr("read", err)
 		}
-		d, err := c.s.RecvContext(ctx, 0, timeout)
+		n, err := c.s.recvInto(ctx, b, timeout)
 		if err == context.Canceled && !c.isClosed() {
 			continue // the deadline changed: start again with the new one
 		}
@@ -218,8 +212,6 @@ func (c *Conn) Read(b []byte) (int, error) {
 			}
 			return 0, c.opErr("read", err)
 		}
-		n := copy(b, d.Bytes)
-		c.rest = d.Bytes[n:]
 		return n, nil
 	}
 }

@@ -42,9 +42,10 @@ type Socket struct {
 	// Receive side: bytes read from the endpoint but not yet delivered
 	// (OTP's driver buffer), and what reading has found.
 	rbuf     []byte
-	eof      bool // the endpoint reported end of stream
-	reset    bool // the endpoint reported a reset
-	recvBusy bool // a passive recv is in progress (a second gets ealready)
+	rbase    []byte // rbuf's backing array, reused so reads do not regrow it
+	eof      bool   // the endpoint reported end of stream
+	reset    bool   // the endpoint reported a reset
+	recvBusy bool   // a passive recv is in progress (a second gets ealready)
 	// staleRemain is what a recv(N>0) poll that timed out still wanted.
 	// OTP's driver keeps that request: later recv(0) calls read toward
 	// it and deliver nothing until it is met, or until a recv with a
@@ -761,16 +762,35 @@ func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
 
 // RecvContext is Recv that also gives up when ctx is done.
 func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Duration) (Data, error) {
+	d, _, err := s.recv(ctx, length, timeout, nil)
+	return d, err
+}
+
+// recvInto is recv(S, 0) for a raw socket that delivers into dst instead
+// of a new Data: at most len(dst) bytes, copied once from the endpoint (or
+// from what is already buffered). The net.Conn adapter reads with it.
+func (s *Socket) recvInto(ctx context.Context, dst []byte, timeout time.Duration) (int, error) {
+	_, n, err := s.recv(ctx, 0, timeout, dst)
+	return n, err
+}
+
+// recv is the one receive loop: into == nil returns a Data; otherwise
+// bytes go into into and their count is returned (raw, length 0 only).
+func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, into []byte) (Data, int, error) {
 	if length < 0 {
-		return Data{}, FunctionClause
+		return Data{}, 0, FunctionClause
 	}
 	if timeout < 0 {
-		return Data{}, BadArg
+		return Data{}, 0, BadArg
 	}
 	s.mu.Lock()
 	if err := s.recvCheckLocked(length); err != nil {
 		s.mu.Unlock()
-		return Data{}, err
+		return Data{}, 0, err
+	}
+	if into != nil && (s.o.packet != packetRaw || length != 0) {
+		s.mu.Unlock()
+		return Data{}, 0, Einval
 	}
 	s.recvBusy = true
 	s.mu.Unlock()
@@ -786,23 +806,27 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 	defer func() { s.recvBusy = false }()
 	for {
 		if s.closed {
-			return Data{}, Closed
+			return Data{}, 0, Closed
 		}
 		if s.dead {
-			return Data{}, s.takeRecvErrorLocked()
+			return Data{}, 0, s.takeRecvErrorLocked()
 		}
 		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
-		if !stale {
+		if !stale && into != nil {
+			if n, ok := s.takeIntoLocked(into); ok {
+				return Data{}, n, nil
+			}
+		} else if !stale {
 			d, err, ok := s.takePacketLocked(length)
 			if ok {
-				return d, nil
+				return d, 0, nil
 			}
 			if err != nil {
-				return Data{}, s.packetErrorLocked(err)
+				return Data{}, 0, s.packetErrorLocked(err)
 			}
 		}
 		if s.eof || s.reset {
-			return Data{}, s.recvSawCloseLocked()
+			return Data{}, 0, s.recvSawCloseLocked()
 		}
 		want := s.readWant(length)
 		if stale {
@@ -824,7 +848,7 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 			if err != nil {
 				// Nothing is lost: buffered bytes stay for the next recv.
 				if s.closed {
-					return Data{}, Closed
+					return Data{}, 0, Closed
 				}
 				if err == Timeout {
 					if timeout == 0 && length > 0 {
@@ -833,7 +857,7 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 						s.staleRemain = 0
 					}
 				}
-				return Data{}, err
+				return Data{}, 0, err
 			}
 		default:
 			s.noteReadErrorLocked(terr)
@@ -929,6 +953,36 @@ func (s *Socket) noteReadErrorLocked(terr tcpip.Error) {
 	}
 }
 
+// takeIntoLocked delivers raw bytes into dst: from rbuf if it holds any,
+// else straight from the endpoint, so the bytes are copied once.
+func (s *Socket) takeIntoLocked(dst []byte) (int, bool) {
+	if len(s.rbuf) > 0 {
+		n := copy(dst, s.rbuf[:min(len(s.rbuf), len(dst))])
+		s.rbuf = s.rbuf[n:]
+		s.stats.received(n)
+		return n, true
+	}
+	if s.epClosed || len(dst) == 0 {
+		return 0, false
+	}
+	w := tcpip.SliceWriter(dst)
+	res, terr := s.ep.Read(&w, tcpip.ReadOptions{})
+	if res.Count > 0 {
+		s.readSinceDeliver = true
+		if m, ok := s.ep.(interface{ ModerateRecvBuf(int) }); ok {
+			m.ModerateRecvBuf(res.Count)
+		}
+		s.stats.received(res.Count)
+		return res.Count, true
+	}
+	if terr != nil {
+		if _, again := terr.(*tcpip.ErrWouldBlock); !again {
+			s.noteReadErrorLocked(terr)
+		}
+	}
+	return 0, false
+}
+
 // readWant is how many bytes to ask the endpoint for.
 func (s *Socket) readWant(length int) int {
 	if length > 0 {
@@ -943,11 +997,11 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	if s.epClosed {
 		return &tcpip.ErrClosedForReceive{}
 	}
-	if len(s.rbuf) == 0 {
-		s.rbuf = s.rbuf[:0]
-	}
-	w := appendWriter{buf: &s.rbuf}
-	res, terr := s.ep.Read(&tcpip.LimitedWriter{W: &w, N: int64(want)}, tcpip.ReadOptions{})
+	s.roomLocked(want)
+	n := len(s.rbuf)
+	w := tcpip.SliceWriter(s.rbuf[n : n+want])
+	res, terr := s.ep.Read(&w, tcpip.ReadOptions{})
+	s.rbuf = s.rbuf[:n+res.Count]
 	if res.Count > 0 {
 		s.readSinceDeliver = true
 		// Let receive-buffer autotuning see the read; without it the
@@ -963,11 +1017,24 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	return terr
 }
 
-type appendWriter struct{ buf *[]byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	*w.buf = append(*w.buf, p...)
-	return len(p), nil
+// roomLocked makes room for want more bytes after rbuf, reusing rbase:
+// bytes already taken from the front are reclaimed by moving what is left
+// to the start, and the array grows only when what is buffered plus want
+// does not fit.
+func (s *Socket) roomLocked(want int) {
+	if cap(s.rbuf)-len(s.rbuf) >= want {
+		return
+	}
+	need := len(s.rbuf) + want
+	if cap(s.rbase) >= need {
+		n := copy(s.rbase[:cap(s.rbase)], s.rbuf)
+		s.rbuf = s.rbase[:n]
+		return
+	}
+	nb := make([]byte, len(s.rbuf), max(need, 2*cap(s.rbase)))
+	copy(nb, s.rbuf)
+	s.rbase = nb[:cap(nb)]
+	s.rbuf = nb
 }
 
 // takePacketLocked takes the next deliverable packet from rbuf: for raw
@@ -995,7 +1062,10 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 		}
 		payload, used = p, u
 	}
-	d := Data{Bytes: append([]byte(nil), payload...), List: !s.o.binary}
+	// The packet is handed out without a copy: its bytes are never
+	// reused, as rbase moves past them (or is dropped once rbuf is empty,
+	// which also frees an idle socket's buffer).
+	d := Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary}
 	if s.o.binary && s.o.header > 0 {
 		// [B1,...,BN|Rest]; a packet shorter than N is a plain list
 		// (reference §5 header_*).
@@ -1006,6 +1076,11 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 		}
 	}
 	s.rbuf = s.rbuf[used:]
+	if len(s.rbuf) == 0 {
+		s.rbuf, s.rbase = nil, nil
+	} else {
+		s.rbase = s.rbuf[:cap(s.rbuf)]
+	}
 	s.stats.received(used)
 	return d, nil, true
 }
