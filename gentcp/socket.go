@@ -519,6 +519,9 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 // returns how many bytes it took.
 func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
 	var r bytes.Reader
+	// netstack may keep the reader it was given; reset it afterwards so
+	// it does not hold on to the caller's bytes.
+	defer r.Reset(nil)
 	if len(head) == 0 {
 		r.Reset(data)
 		n, err := s.ep.Write(&r, tcpip.WriteOptions{})
@@ -602,8 +605,15 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) err
 	if s.closed {
 		return Closed
 	}
-	if s.dead && s.busy {
-		return s.sendCheckLocked()
+	if s.dead {
+		// The queue this send was waiting on was lost (a reset found by
+		// the background write): its data did not get through, so it
+		// must not say ok. It reports the failure without using up the
+		// one-shot reason the next send gets.
+		if s.pendSend != "" {
+			return s.pendSend
+		}
+		return Enotconn
 	}
 	return nil
 }
@@ -716,7 +726,11 @@ func (s *Socket) backgroundSendFailedLocked(terr tcpip.Error) {
 	s.dead = true
 	s.dropQueueLocked()
 	s.rbuf = nil
-	s.pendRecv, s.pendSend, s.pendClearsSend = Closed, Closed, true
+	r := Closed
+	if s.pendReset && s.o.showEconnreset {
+		r = Econnreset
+	}
+	s.pendRecv, s.pendSend, s.pendClearsSend = r, r, true
 	s.deliverPendingCloseLocked()
 	s.notifyLocked()
 }
@@ -983,6 +997,9 @@ func (s *Socket) takeIntoLocked(dst []byte) (int, bool) {
 	return 0, false
 }
 
+// maxReadChunk bounds one read from the endpoint (see fillLocked).
+const maxReadChunk = 256 << 10
+
 // readWant is how many bytes to ask the endpoint for.
 func (s *Socket) readWant(length int) int {
 	if length > 0 {
@@ -997,6 +1014,10 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	if s.epClosed {
 		return &tcpip.ErrClosedForReceive{}
 	}
+	// Read at most maxReadChunk at a time: a huge buffer option or recv
+	// length must not make the socket allocate it up front; the loops
+	// that call fillLocked keep reading until they have enough.
+	want = min(want, maxReadChunk)
 	s.roomLocked(want)
 	n := len(s.rbuf)
 	w := tcpip.SliceWriter(s.rbuf[n : n+want])
@@ -1228,6 +1249,9 @@ func (s *Socket) closeHandleLocked() {
 	}
 	s.closed = true
 	s.node.open.Add(-1)
+	// A closed handle receives nothing more: release the receive buffer
+	// (the user may keep the handle around for a long time).
+	s.rbuf, s.rbase = nil, nil
 	if s.owner != nil {
 		s.owner.disown(s)
 	}
@@ -1268,6 +1292,12 @@ func (s *Socket) Close() error {
 		return nil
 	}
 	s.closeHandleLocked()
+	if s.o.linger.Enabled && s.o.linger.Seconds == 0 {
+		// {linger,{true,0}}: reset now; queued output is dropped.
+		s.dropQueueLocked()
+		s.closeEndpointLocked(true)
+		return nil
+	}
 	if s.sqLen > 0 && !s.dead && !s.epClosed {
 		limit := closeWaitMax
 		if s.o.linger.Enabled && s.o.linger.Seconds > 0 {
