@@ -9,9 +9,13 @@ build:
 	$(GO) build -o $(BIN) ./cmd/usertcp
 
 # The whole suite, race detector on. Tests that need root or a tool that is
-# missing say so and skip.
+# missing say so and skip. The integration packages (real erl, kernel TCP
+# over TAP, the fault soak) run one at a time after the rest: they compare
+# timings with real programs and must not compete for the CPU.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration/)
 test:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(UNIT_PKGS)
+	$(GO) test -race -count=1 -timeout 20m -p 1 ./integration/...
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
