@@ -20,6 +20,7 @@ func commands() []command {
 		{"demo", "move TCP traffic between two userspace stacks on an in-memory link and report", runDemo},
 		{"serve", "serve echo, discard and HTTP to the kernel over a TAP device", runServe},
 		{"connect", "connect to HOST PORT like nc: stdin to the socket, the socket to stdout", runConnect},
+		{"bench", "measure gentcp against gonet, kernel loopback and OTP gen_tcp; print ratios", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The measurements.
+const (
+	Bulk        = "bulk"
+	RoundTrip   = "rtt"
+	ConnRate    = "connrate"
+	IdleMemory  = "memory"
+	MessageRate = "msgrate"
+	LinkBulk    = "link"
+)
+
+// Measurements lists every measurement in the order reports show them.
+var Measurements = []string{Bulk, RoundTrip, ConnRate, MessageRate, IdleMemory, LinkBulk}
+
+// The systems.
+const (
+	Gentcp  = "gentcp"
+	Gonet   = "gonet"
+	Kernel  = "kernel"
+	OTP     = "otp"
+	Memlink = "memlink" // link only: gonet over memlink
+	Pipe    = "pipe"    // link only: gonet over gVisor's pipe link
+)
+
+// Modes of msgrate and memory for gentcp (and OTP's msgrate).
+const (
+	Passive    = "passive"
+	ActiveOnce = "once"
+	ActiveTrue = "active"
+)
+
+// Bulk directions.
+const (
+	Up   = "up"   // the connecting side sends
+	Down = "down" // the accepting side sends
+)
+
+// Chunk is the size of every bulk write and read.
+const Chunk = 64 << 10
+
+// MessageSize is msgrate's payload; each message is 4 bytes longer on the
+// wire ({packet,4}).
+const MessageSize = 64
+
+// The metrics, named as go test's ReportMetric units.
+const (
+	BytesPerSec = "B/s"
+	P50         = "p50-ns"
+	P99         = "p99-ns"
+	Mean        = "mean-ns"
+	ConnsPerSec = "conn/s"
+	BytesPerCon = "B/conn"
+	MsgsPerSec  = "msg/s"
+	IdleConns   = "conns" // memory: how many idle connections were measured
+)
+
+// Case is one measurement of one system in one configuration.
+type Case struct {
+	Measurement string `json:"measurement"`
+	System      string `json:"system"`
+	// MTU of the memlink (or pipe); 0 for kernel and OTP.
+	MTU int `json:"mtu,omitempty"`
+	// Conns is bulk's parallel connections, memory's idle connections.
+	Conns int `json:"conns,omitempty"`
+	// Dir is bulk's direction: Up or Down.
+	Dir string `json:"dir,omitempty"`
+	// Mode is gentcp's receive mode for msgrate (Passive, ActiveOnce) and
+	// its mode for memory (Passive, ActiveTrue); OTP's for msgrate.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Name is the case as a benchmark name, e.g.
+// "bulk/conns=8/dir=up/gentcp/mtu=1500".
+func (c Case) Name() string {
+	parts := []string{c.Measurement}
+	if c.Conns > 0 {
+		parts = append(parts, fmt.Sprintf("conns=%d", c.Conns))
+	}
+	if c.Dir != "" {
+		parts = append(parts, "dir="+c.Dir)
+	}
+	sys := c.System
+	if c.Mode != "" {
+		sys += "-" + c.Mode
+	}
+	parts = append(parts, sys)
+	if c.MTU > 0 {
+		parts = append(parts, fmt.Sprintf("mtu=%d", c.MTU))
+	}
+	return strings.Join(parts, "/")
+}
+
+// onMemlink reports whether the system runs on the two memlink stacks.
+func (c Case) onMemlink() bool {
+	switch c.System {
+	case Gentcp, Gonet, Memlink, Pipe:
+		return true
+	}
+	return false
+}
+
+// ErrUnavailable says a system cannot run here (no escript, too few file
+// descriptors); the error names what is missing.
+var ErrUnavailable = errors.New("bench: unavailable")
+
+// runner does the operations of one case: run may be called repeatedly.
+type runner interface {
+	run(n int) error
+	close() error
+}
+
+// Session is a case set up and ready to run: stacks built, connections
+// made, helper goroutines waiting.
+type Session struct {
+	c       Case
+	r       runner
+	ops     int
+	elapsed time.Duration
+	samples []time.Duration
+}
+
+// Start sets a case up. Memory cases have no session: use MeasureMemory.
+func Start(c Case) (*Session, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if c.Measurement == IdleMemory {
+		return nil, fmt.Errorf("bench: %s has no session; use MeasureMemory", c.Name())
+	}
+	var r runner
+	var err error
+	if c.System == OTP {
+		r, err = startOTP(c)
+	} else {
+		r, err = startGo(c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	return &Session{c: c, r: r}, nil
+}
+
+func (c Case) check() error {
+	if !slices.Contains(Measurements, c.Measurement) {
+		return fmt.Errorf("bench: unknown measurement %q", c.Measurement)
+	}
+	if c.onMemlink() && (c.MTU < 576 || c.MTU > 65520) {
+		return fmt.Errorf("bench: %s: MTU %d outside 576..65520", c.Name(), c.MTU)
+	}
+	if c.Measurement == Bulk && c.Dir != Up && c.Dir != Down {
+		return fmt.Errorf("bench: %s: direction %q (want up or down)", c.Name(), c.Dir)
+	}
+	return nil
+}
+
+// Run does n operations: n chunks of 64 KiB for bulk and link (spread over
+// the connections), n round trips, n connections, n messages. It returns
+// when the last byte has arrived.
+func (s *Session) Run(n int) error {
+	if n <= 0 {
+		return nil
+	}
+	start := time.Now()
+	if err := s.r.run(n); err != nil {
+		return fmt.Errorf("%s: %w", s.c.Name(), err)
+	}
+	s.elapsed += time.Since(start)
+	s.ops += n
+	if sm, ok := s.r.(interface{ takeSamples() []time.Duration }); ok {
+		s.samples = append(s.samples, sm.takeSamples()...)
+	}
+	return nil
+}
+
+// Reset forgets what Run measured so far (after a warm-up).
+func (s *Session) Reset() {
+	s.ops, s.elapsed, s.samples = 0, 0, nil
+}
+
+// Metrics returns the figures of what Run did since the last Reset.
+func (s *Session) Metrics() map[string]float64 {
+	m := map[string]float64{}
+	if s.ops == 0 || s.elapsed <= 0 {
+		return m
+	}
+	perSec := float64(s.ops) / s.elapsed.Seconds()
+	switch s.c.Measurement {
+	case Bulk, LinkBulk:
+		m[BytesPerSec] = perSec * Chunk
+	case ConnRate:
+		m[ConnsPerSec] = perSec
+	case MessageRate:
+		m[MsgsPerSec] = perSec
+	case RoundTrip:
+		q := Quantiles(s.samples, 0.5, 0.99)
+		m[P50], m[P99] = float64(q[0]), float64(q[1])
+		m[Mean] = float64(s.elapsed.Nanoseconds()) / float64(s.ops)
+	}
+	return m
+}
+
+// Samples returns the round trips measured since the last Reset.
+func (s *Session) Samples() []time.Duration { return s.samples }
+
+// Close stops the session's goroutines and frees its stacks, sockets and
+// processes.
+func (s *Session) Close() error { return s.r.close() }
+
+// Measure runs a case for about d after a short warm-up and returns its
+// figures, with the round-trip distribution for rtt. Memory cases ignore
+// d.
+func Measure(c Case, d time.Duration) (map[string]float64, []time.Duration, error) {
+	if c.Measurement == IdleMemory {
+		m, err := MeasureMemory(c)
+		return m, nil, err
+	}
+	s, err := Start(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.runFor(d)
+	cerr := s.Close()
+	if err == nil {
+		err = cerr
+	}
+	return m, s.samples, err
+}
+
+// runFor warms up, then runs batches of growing size until d has passed;
+// each batch aims at a tenth of d, so the pauses between batches stay
+// small.
+func (s *Session) runFor(d time.Duration) (map[string]float64, error) {
+	n := 1
+	warm := time.Now()
+	for time.Since(warm) < d/10 {
+		if err := s.Run(n); err != nil {
+			return nil, err
+		}
+		n *= 2
+	}
+	s.Reset()
+	batch := d / 10
+	n = max(1, n/4)
+	for s.elapsed < d {
+		if err := s.Run(n); err != nil {
+			return nil, err
+		}
+		per := s.elapsed / time.Duration(s.ops)
+		next := int(batch / max(per, 1))
+		n = max(1, min(next, 2*n+1, 1<<24))
+	}
+	return s.Metrics(), nil
+}
+
+// Quantiles returns the q-quantiles of samples (nearest rank), sorting a
+// copy.
+func Quantiles(samples []time.Duration, qs ...float64) []time.Duration {
+	out := make([]time.Duration, len(qs))
+	if len(samples) == 0 {
+		return out
+	}
+	s := slices.Clone(samples)
+	slices.Sort(s)
+	for i, q := range qs {
+		k := int(math.Ceil(q*float64(len(s)))) - 1
+		out[i] = s[min(max(k, 0), len(s)-1)]
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env escript
+%% -*- erlang -*-
+%%
+%% The OTP side of usertcp bench: real gen_tcp (inet backend) over kernel
+%% loopback, 127.0.0.1 only. The Go side (bench/otp.go) runs it and drives
+%% it line by line, so OTP is measured by the same loop as the Go systems.
+%%
+%% Usage: escript bench.escript MEASUREMENT CONNS DIR MODE
+%%   MEASUREMENT  bulk | rtt | connrate | msgrate
+%%   CONNS        bulk: parallel connections
+%%   DIR          bulk: up (the connecting side sends) | down
+%%   MODE         msgrate: once ({active,once}) | passive
+%%
+%% Protocol: prints "ready" once set up; then for each line "run N" on
+%% standard input does N operations (bulk: N chunks of 64 KiB spread over
+%% the connections; rtt: N round trips; connrate: N connect-accept-close;
+%% msgrate: N 64-byte {packet,4} messages) and prints "ok", for rtt
+%% followed by each round trip in nanoseconds. "quit" (or end of input)
+%% closes everything and exits. A failure prints "error REASON" and exits 1.
+%% Every socket has {nodelay,true}, as the Go systems do.
+
+-define(CHUNK, 65536).
+-define(MSG, 64).
+
+main([M, Conns, Dir, Mode]) ->
+    try
+        State = setup(list_to_atom(M), list_to_integer(Conns), list_to_atom(Dir), list_to_atom(Mode)),
+        io:put_chars("ready\n"),
+        loop(State)
+    catch
+        Class:Reason:Stack ->
+            io:format("error ~p:~p ~p~n", [Class, Reason, Stack]),
+            halt(1)
+    end;
+main(_) ->
+    io:put_chars(standard_error, "usage: bench.escript MEASUREMENT CONNS DIR MODE\n"),
+    halt(2).
+
+loop(State) ->
+    case io:get_line("") of
+        "run " ++ Rest ->
+            N = list_to_integer(string:trim(Rest)),
+            Reply = run(State, N),
+            io:put_chars(["ok", Reply, "\n"]),
+            loop(State);
+        _ -> % "quit" or eof
+            teardown(State),
+            halt(0)
+    end.
+
+base() ->
+    [binary, {active, false}, {nodelay, true}, {buffer, ?CHUNK}].
+
+listen(Extra) ->
+    {ok, L} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}, {backlog, 1024}, {reuseaddr, true} | base() ++ Extra]),
+    {ok, Port} = inet:port(L),
+    {L, Port}.
+
+connect_pair(L, Port, Extra) ->
+    {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, base() ++ Extra),
+    {ok, S} = gen_tcp:accept(L),
+    {C, S}.
+
+%% ---------------------------------------------------------------------------
+%% Setup
+
+setup(bulk, Conns, Dir, _) ->
+    {L, Port} = listen([]),
+    Pairs = [connect_pair(L, Port, []) || _ <- lists:seq(1, Conns)],
+    Ends = [case Dir of up -> P; down -> {S, C} end || {C, S} = P <- Pairs],
+    Bin = binary:copy(<<0>>, ?CHUNK),
+    Workers = [{spawn_worker(Snd, fun(N) -> send_chunks(Snd, Bin, N) end),
+                spawn_worker(Rcv, fun(N) -> recv_bytes(Rcv, N * ?CHUNK) end)}
+               || {Snd, Rcv} <- Ends],
+    {bulk, L, Pairs, Workers};
+setup(rtt, _, _, _) ->
+    {L, Port} = listen([]),
+    {C, S} = connect_pair(L, Port, []),
+    Echo = spawn_worker(S, fun(_) -> ok end),
+    Echo ! echo,
+    {rtt, L, C, S, Echo};
+setup(connrate, _, _, _) ->
+    {L, Port} = listen([]),
+    Self = self(),
+    Acceptor = spawn(fun() -> accept_loop(L, Self) end),
+    ok = gen_tcp:controlling_process(L, Acceptor),
+    {connrate, L, Port, Acceptor};
+setup(msgrate, _, _, Mode) ->
+    {L, Port} = listen([{packet, 4}]),
+    {C, S} = connect_pair(L, Port, [{packet, 4}]),
+    Msg = binary:copy(<<0>>, ?MSG),
+    Sender = spawn_worker(C, fun(N) -> send_chunks(C, Msg, N) end),
+    Receiver = spawn_worker(S, fun(N) -> recv_msgs(S, Mode, N) end),
+    {msgrate, L, C, S, Sender, Receiver}.
+
+%% A worker owns a socket and does Fun(N) for each {run, N, From}.
+spawn_worker(Sock, Fun) ->
+    W = spawn(fun() -> worker(Sock, Fun) end),
+    ok = gen_tcp:controlling_process(Sock, W),
+    W.
+
+worker(Sock, Fun) ->
+    receive
+        {run, N, From} ->
+            Fun(N),
+            From ! {done, self()},
+            worker(Sock, Fun);
+        echo ->
+            echo(Sock);
+        stop ->
+            ok
+    end.
+
+echo(S) ->
+    case gen_tcp:recv(S, 0) of
+        {ok, D} ->
+            ok = gen_tcp:send(S, D),
+            echo(S);
+        {error, _} ->
+            ok
+    end.
+
+accept_loop(L, Coord) ->
+    case gen_tcp:accept(L) of
+        {ok, S} ->
+            gen_tcp:close(S),
+            Coord ! accepted,
+            accept_loop(L, Coord);
+        {error, _} ->
+            ok
+    end.
+
+%% ---------------------------------------------------------------------------
+%% Operations
+
+run({bulk, _, _, Workers}, N) ->
+    K = length(Workers),
+    Busy = lists:append([start_share(W, N div K + min(1, max(0, N rem K - I + 1)))
+                         || {I, W} <- lists:enumerate(Workers)]),
+    [receive {done, W} -> ok end || W <- Busy],
+    [];
+run({rtt, _, C, _, _}, N) ->
+    [[" ", integer_to_list(T)] || T <- ping(C, N, [])];
+run({connrate, _, Port, _}, N) ->
+    connect_close(Port, N),
+    [];
+run({msgrate, _, _, _, Sender, Receiver}, N) ->
+    Sender ! {run, N, self()},
+    Receiver ! {run, N, self()},
+    [receive {done, W} -> ok end || W <- [Sender, Receiver]],
+    [].
+
+%% start_share has a sender and its receiver move Share chunks and returns
+%% the workers to wait for.
+start_share(_, 0) -> [];
+start_share({Snd, Rcv}, Share) ->
+    Snd ! {run, Share, self()},
+    Rcv ! {run, Share, self()},
+    [Snd, Rcv].
+
+send_chunks(_, _, 0) -> ok;
+send_chunks(S, Bin, N) ->
+    ok = gen_tcp:send(S, Bin),
+    send_chunks(S, Bin, N - 1).
+
+recv_bytes(_, Left) when Left =< 0 -> ok;
+recv_bytes(S, Left) ->
+    {ok, D} = gen_tcp:recv(S, 0),
+    recv_bytes(S, Left - byte_size(D)).
+
+recv_msgs(_, _, 0) -> ok;
+recv_msgs(S, once, N) ->
+    ok = inet:setopts(S, [{active, once}]),
+    receive
+        {tcp, S, <<_:?MSG/binary>>} -> recv_msgs(S, once, N - 1);
+        Other -> error({unexpected, Other})
+    end;
+recv_msgs(S, passive, N) ->
+    {ok, <<_:?MSG/binary>>} = gen_tcp:recv(S, 0),
+    recv_msgs(S, passive, N - 1).
+
+ping(_, 0, Acc) -> lists:reverse(Acc);
+ping(C, N, Acc) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    ok = gen_tcp:send(C, <<0>>),
+    {ok, _} = gen_tcp:recv(C, 1),
+    T1 = erlang:monotonic_time(nanosecond),
+    ping(C, N - 1, [T1 - T0 | Acc]).
+
+connect_close(_, 0) -> ok;
+connect_close(Port, N) ->
+    {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, base()),
+    ok = gen_tcp:close(C),
+    receive accepted -> ok end,
+    connect_close(Port, N - 1).
+
+%% ---------------------------------------------------------------------------
+%% Teardown
+
+teardown({bulk, L, Pairs, Workers}) ->
+    [W ! stop || {Snd, Rcv} <- Workers, W <- [Snd, Rcv]],
+    [begin gen_tcp:close(C), gen_tcp:close(S) end || {C, S} <- Pairs],
+    gen_tcp:close(L);
+teardown({rtt, L, C, S, _}) ->
+    gen_tcp:close(C),
+    gen_tcp:close(S),
+    gen_tcp:close(L);
+teardown({connrate, L, _, _}) ->
+    gen_tcp:close(L);
+teardown({msgrate, L, C, S, Sender, Receiver}) ->
+    Sender ! stop,
+    Receiver ! stop,
+    gen_tcp:close(C),
+    gen_tcp:close(S),
+    gen_tcp:close(L).

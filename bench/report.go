@@ -1,0 +1,379 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Plan says which cases a suite runs.
+type Plan struct {
+	Measurements []string // default: all
+	Systems      []string // gentcp, gonet, kernel, otp (default: all)
+	MTUs         []int    // memlink MTUs (default 1500, 65520)
+	Conns        []int    // bulk connections (default 1, 8)
+	Dirs         []string // bulk directions (default up, down)
+	Idle         int      // memory's idle connections (default 10,000)
+}
+
+func (p Plan) withDefaults() Plan {
+	if len(p.Measurements) == 0 {
+		p.Measurements = Measurements
+	}
+	if len(p.Systems) == 0 {
+		p.Systems = []string{Gentcp, Gonet, Kernel, OTP}
+	}
+	if len(p.MTUs) == 0 {
+		p.MTUs = []int{1500, 65520}
+	}
+	if len(p.Conns) == 0 {
+		p.Conns = []int{1, 8}
+	}
+	if len(p.Dirs) == 0 {
+		p.Dirs = []string{Up, Down}
+	}
+	if p.Idle <= 0 {
+		p.Idle = 10000
+	}
+	return p
+}
+
+// Cases lists the plan's cases, grouped by measurement, gentcp first in
+// each group and its baselines after it.
+func (p Plan) Cases() []Case {
+	p = p.withDefaults()
+	var out []Case
+	has := func(s string) bool { return slices.Contains(p.Systems, s) }
+	// add appends base for each system, at each MTU for the memlink ones;
+	// modes are gentcp's (and OTP's when otpModes).
+	add := func(base Case, modes []string, otpModes bool) {
+		mtus := p.MTUs
+		if base.Measurement == IdleMemory {
+			// An idle connection holds no frames: the MTU does not
+			// matter, so memory runs at the first only.
+			mtus = mtus[:1]
+		}
+		for _, mtu := range mtus {
+			if has(Gentcp) {
+				for _, m := range modes {
+					c := base
+					c.System, c.MTU, c.Mode = Gentcp, mtu, m
+					out = append(out, c)
+				}
+			}
+			if has(Gonet) {
+				c := base
+				c.System, c.MTU = Gonet, mtu
+				out = append(out, c)
+			}
+		}
+		if has(Kernel) {
+			c := base
+			c.System = Kernel
+			out = append(out, c)
+		}
+		if has(OTP) && base.Measurement != IdleMemory {
+			oms := []string{""}
+			if otpModes {
+				oms = modes
+			}
+			for _, m := range oms {
+				c := base
+				c.System, c.Mode = OTP, m
+				out = append(out, c)
+			}
+		}
+	}
+	for _, m := range p.Measurements {
+		switch m {
+		case Bulk:
+			for _, n := range p.Conns {
+				for _, d := range p.Dirs {
+					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{""}, false)
+				}
+			}
+		case RoundTrip, ConnRate:
+			add(Case{Measurement: m}, []string{""}, false)
+		case MessageRate:
+			add(Case{Measurement: m}, []string{ActiveOnce, Passive}, true)
+		case IdleMemory:
+			add(Case{Measurement: m, Conns: p.Idle}, []string{Passive, ActiveTrue}, false)
+		case LinkBulk:
+			for _, mtu := range p.MTUs {
+				out = append(out, Case{Measurement: m, System: Memlink, MTU: mtu}, Case{Measurement: m, System: Pipe, MTU: mtu})
+			}
+		}
+	}
+	return out
+}
+
+// Stat is one metric over the runs of a suite.
+type Stat struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+}
+
+// NewStat summarizes the values of the runs.
+func NewStat(runs []float64) Stat {
+	s := Stat{Runs: runs}
+	if len(runs) == 0 {
+		return s
+	}
+	sorted := slices.Clone(runs)
+	slices.Sort(sorted)
+	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
+	if n := len(sorted); n%2 == 1 {
+		s.Median = sorted[n/2]
+	} else {
+		s.Median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return s
+}
+
+// Result is what a suite measured of one case.
+type Result struct {
+	Name string `json:"name"` // Case.Name
+	Case
+	Metrics map[string]Stat `json:"metrics,omitempty"`
+	// Quantiles of the round trips in ns, 0% to 100% in 0.1% steps (rtt,
+	// when asked for; pooled over the runs).
+	Quantiles []float64 `json:"quantiles,omitempty"`
+	// Skipped says why the case did not run (no escript, ...).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// higherIsBetter reports the direction of a metric.
+func higherIsBetter(metric string) bool {
+	switch metric {
+	case BytesPerSec, ConnsPerSec, MsgsPerSec:
+		return true
+	}
+	return false
+}
+
+// Headline returns the metrics a measurement is judged by.
+func Headline(measurement string) []string {
+	switch measurement {
+	case Bulk, LinkBulk:
+		return []string{BytesPerSec}
+	case RoundTrip:
+		return []string{P50, P99}
+	case ConnRate:
+		return []string{ConnsPerSec}
+	case MessageRate:
+		return []string{MsgsPerSec}
+	case IdleMemory:
+		return []string{BytesPerCon}
+	}
+	return nil
+}
+
+// Target is one of the issue's goals: a ratio to a baseline (or, with no
+// baseline, a limit on the value itself).
+type Target struct {
+	Op    string  `json:"op"`    // ">=" or "<="
+	Ratio float64 `json:"ratio"` // or the limit, without a baseline
+	Met   bool    `json:"met"`
+}
+
+// String is the goal as a ratio ("<= 1.1x").
+func (t Target) String() string { return fmt.Sprintf("%s %.1fx", t.Op, t.Ratio) }
+
+// Comparison is one figure of the project's against one baseline.
+type Comparison struct {
+	Case     string `json:"case"`
+	Metric   string `json:"metric"`
+	Higher   bool   `json:"higher_is_better"`
+	Value    Stat   `json:"value"`
+	Baseline string `json:"baseline,omitempty"` // the baseline's system
+	// BaselineCase is the baseline's case name; BaselineValue its figure.
+	BaselineCase  string `json:"baseline_case,omitempty"`
+	BaselineValue *Stat  `json:"baseline_value,omitempty"`
+	// Ratio is value/baseline, run by run (the i-th run of each is
+	// paired), summarized.
+	Ratio  *Stat   `json:"ratio,omitempty"`
+	Target *Target `json:"target,omitempty"`
+}
+
+// MemoryLimit is the issue's bound on memory per idle connection (both
+// ends), in bytes: 15.5 KB, taking KB as 1000 bytes.
+const MemoryLimit = 15500
+
+// target returns the goal for a gentcp figure against a baseline, if the
+// issue sets one.
+func target(c Case, metric, baseline string) *Target {
+	switch {
+	case c.Measurement == Bulk && baseline == Gonet:
+		return &Target{Op: ">=", Ratio: 1.0}
+	case c.Measurement == Bulk && baseline == Kernel && c.MTU == 65520:
+		return &Target{Op: ">=", Ratio: 1.8}
+	case c.Measurement == Bulk && baseline == OTP:
+		return &Target{Op: ">=", Ratio: 2.0}
+	case c.Measurement == RoundTrip && baseline == Gonet:
+		return &Target{Op: "<=", Ratio: 1.1}
+	case c.Measurement == ConnRate && baseline == Gonet:
+		return &Target{Op: ">=", Ratio: 1.0}
+	case c.Measurement == MessageRate && baseline == OTP:
+		return &Target{Op: ">=", Ratio: 2.0}
+	case c.Measurement == IdleMemory && baseline == "" && c.Mode == Passive:
+		return &Target{Op: "<=", Ratio: MemoryLimit}
+	}
+	return nil
+}
+
+func (t *Target) judge(v float64) {
+	if t.Op == ">=" {
+		t.Met = v >= t.Ratio
+	} else {
+		t.Met = v <= t.Ratio
+	}
+}
+
+// Compare pairs each gentcp result (and memlink's, for link) with its
+// baselines: gonet at the same MTU, the kernel, OTP in the same mode
+// (pipe at the same MTU for link), and computes the ratios and targets.
+func Compare(results []Result) []Comparison {
+	byName := map[string]Result{}
+	for _, r := range results {
+		if r.Skipped == "" {
+			byName[r.Case.Name()] = r
+		}
+	}
+	var out []Comparison
+	for _, r := range results {
+		if r.Skipped != "" || (r.System != Gentcp && r.System != Memlink) {
+			continue
+		}
+		var baselines []Case
+		switch r.System {
+		case Memlink:
+			b := r.Case
+			b.System = Pipe
+			baselines = append(baselines, b)
+		case Gentcp:
+			g := r.Case
+			g.System, g.Mode = Gonet, ""
+			k := g
+			k.System, k.MTU = Kernel, 0
+			o := k
+			o.System = OTP
+			if r.Measurement == MessageRate {
+				o.Mode = r.Mode
+			}
+			baselines = append(baselines, g, k, o)
+		}
+		for _, metric := range Headline(r.Measurement) {
+			v, ok := r.Metrics[metric]
+			if !ok {
+				continue
+			}
+			if t := target(r.Case, metric, ""); t != nil {
+				t.judge(v.Median)
+				out = append(out, Comparison{Case: r.Case.Name(), Metric: metric, Higher: higherIsBetter(metric), Value: v, Target: t})
+			}
+			for _, bc := range baselines {
+				b, ok := byName[bc.Name()]
+				if !ok {
+					continue
+				}
+				bv, ok := b.Metrics[metric]
+				if !ok {
+					continue
+				}
+				ratio := pairedRatio(v, bv)
+				cmp := Comparison{Case: r.Case.Name(), Metric: metric, Higher: higherIsBetter(metric), Value: v,
+					Baseline: bc.System, BaselineCase: bc.Name(), BaselineValue: &bv, Ratio: &ratio}
+				if t := target(r.Case, metric, bc.System); t != nil {
+					t.judge(ratio.Median)
+					cmp.Target = t
+				}
+				out = append(out, cmp)
+			}
+		}
+	}
+	return out
+}
+
+// pairedRatio divides run i of v by run i of b.
+func pairedRatio(v, b Stat) Stat {
+	var rs []float64
+	for i := range min(len(v.Runs), len(b.Runs)) {
+		if b.Runs[i] > 0 {
+			rs = append(rs, v.Runs[i]/b.Runs[i])
+		}
+	}
+	return NewStat(rs)
+}
+
+// Machine describes where a suite ran.
+type Machine struct {
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPU        string `json:"cpu"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	OTP        string `json:"otp,omitempty"`
+	MemoryGiB  int    `json:"memory_gib"`
+	NoFile     uint64 `json:"rlimit_nofile"`
+}
+
+// ThisMachine describes the machine the process runs on.
+func ThisMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), OTP: OTPRelease()}
+	var u syscall.Utsname
+	if syscall.Uname(&u) == nil {
+		m.Kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:])
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var si syscall.Sysinfo_t
+	if syscall.Sysinfo(&si) == nil {
+		m.MemoryGiB = int((uint64(si.Totalram)*uint64(si.Unit) + 1<<29) >> 30)
+	}
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil {
+		m.NoFile = r.Cur
+	}
+	return m
+}
+
+func utsString(b []int8) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		sb.WriteByte(byte(c))
+	}
+	return sb.String()
+}
+
+// QuantileCurve returns the 0%..100% quantiles of samples in 0.1% steps,
+// in ns, for plots.
+func QuantileCurve(samples []time.Duration) []float64 {
+	if len(samples) == 0 {
+		return nil
+	}
+	qs := make([]float64, 1001)
+	for i := range qs {
+		qs[i] = float64(i) / 1000
+	}
+	ds := Quantiles(samples, qs...)
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d)
+	}
+	return out
+}

@@ -1,0 +1,459 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// startGo sets up a case of a Go system (gentcp, gonet, kernel, and the
+// links).
+func startGo(c Case) (runner, error) {
+	sys, err := newSystem(c)
+	if err != nil {
+		return nil, err
+	}
+	var r runner
+	switch c.Measurement {
+	case Bulk:
+		r, err = startBulk(sys, max(c.Conns, 1), c.Dir)
+	case LinkBulk:
+		r, err = startBulk(sys, 1, Up)
+	case RoundTrip:
+		r, err = startRTT(sys)
+	case ConnRate:
+		r, err = startConnRate(sys)
+	case MessageRate:
+		if g, ok := sys.(*gentcpSystem); ok {
+			r, err = startGentcpMsgRate(g, c.Mode)
+		} else {
+			r, err = startFramedMsgRate(sys)
+		}
+	default:
+		err = fmt.Errorf("bench: %s is not an operation loop", c.Measurement)
+	}
+	if err != nil {
+		sys.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// ---------------------------------------------------------------------------
+// bulk: senders write 64 KiB chunks; receivers read into 64 KiB buffers
+// (not io.Copy to io.Discard, whose 8 KiB reads would handicap the kernel)
+// and count.
+
+type bulkRunner struct {
+	sys       system
+	l         listener
+	senders   []stream
+	receivers []stream
+	chunk     []byte
+
+	received atomic.Int64
+	target   atomic.Int64
+	progress chan struct{} // nudged when received reaches target, or on error
+	errMu    sync.Mutex
+	err      error
+	wg       sync.WaitGroup
+}
+
+func startBulk(sys system, conns int, dir string) (runner, error) {
+	l, err := sys.listen(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &bulkRunner{sys: sys, l: l, chunk: make([]byte, Chunk), progress: make(chan struct{}, 1)}
+	for range conns {
+		c, s, err := connectPair(l)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		if dir == Down {
+			c, s = s, c
+		}
+		r.senders = append(r.senders, c)
+		r.receivers = append(r.receivers, s)
+	}
+	r.target.Store(-1)
+	for _, s := range r.receivers {
+		r.wg.Add(1)
+		go r.drain(s)
+	}
+	return r, nil
+}
+
+func (r *bulkRunner) drain(s stream) {
+	defer r.wg.Done()
+	buf := make([]byte, Chunk)
+	for {
+		n, err := s.read(buf)
+		if n > 0 {
+			if t := r.target.Load(); r.received.Add(int64(n)) >= t && t >= 0 {
+				r.nudge()
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.fail(err)
+			}
+			return
+		}
+	}
+}
+
+func (r *bulkRunner) nudge() {
+	select {
+	case r.progress <- struct{}{}:
+	default:
+	}
+}
+
+func (r *bulkRunner) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	r.nudge()
+}
+
+func (r *bulkRunner) failed() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err
+}
+
+func (r *bulkRunner) run(n int) error {
+	target := r.received.Load() + int64(n)*Chunk
+	r.target.Store(target)
+	var wg sync.WaitGroup
+	for i, s := range r.senders {
+		share := n / len(r.senders)
+		if i < n%len(r.senders) {
+			share++
+		}
+		if share == 0 {
+			continue
+		}
+		wg.Go(func() {
+			for range share {
+				if err := s.write(r.chunk); err != nil {
+					r.fail(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for r.received.Load() < target {
+		if err := r.failed(); err != nil {
+			return err
+		}
+		<-r.progress
+	}
+	return r.failed()
+}
+
+func (r *bulkRunner) close() error {
+	for _, s := range r.senders {
+		s.close()
+	}
+	r.wg.Wait()
+	for _, s := range r.receivers {
+		s.close()
+	}
+	r.l.close()
+	r.sys.close()
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// rtt: a 1-byte ping-pong; the server echoes what it reads.
+
+type rttRunner struct {
+	sys     system
+	l       listener
+	client  stream
+	server  stream
+	done    chan struct{}
+	samples []time.Duration
+}
+
+func startRTT(sys system) (runner, error) {
+	l, err := sys.listen(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, s, err := connectPair(l)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	r := &rttRunner{sys: sys, l: l, client: c, server: s, done: make(chan struct{})}
+	go r.echo()
+	return r, nil
+}
+
+func (r *rttRunner) echo() {
+	defer close(r.done)
+	buf := make([]byte, 64)
+	for {
+		n, err := r.server.read(buf)
+		if err != nil {
+			return
+		}
+		// gentcp's read counts bytes it keeps in its own slice; the
+		// ping is one byte of zero either way.
+		if err := r.server.write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func (r *rttRunner) run(n int) error {
+	ping := []byte{0}
+	buf := make([]byte, 64)
+	for range n {
+		start := time.Now()
+		if err := r.client.write(ping); err != nil {
+			return err
+		}
+		if _, err := r.client.read(buf); err != nil {
+			return err
+		}
+		r.samples = append(r.samples, time.Since(start))
+	}
+	return nil
+}
+
+func (r *rttRunner) takeSamples() []time.Duration {
+	s := r.samples
+	r.samples = nil
+	return s
+}
+
+func (r *rttRunner) close() error {
+	r.client.close()
+	<-r.done
+	r.server.close()
+	r.l.close()
+	r.sys.close()
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// connrate: connect, then close; the server accepts and closes; the next
+// connect waits for that.
+
+type connRateRunner struct {
+	sys      system
+	l        listener
+	accepted chan error
+	done     chan struct{}
+}
+
+func startConnRate(sys system) (runner, error) {
+	l, err := sys.listen(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &connRateRunner{sys: sys, l: l, accepted: make(chan error, 1), done: make(chan struct{})}
+	go r.acceptLoop()
+	return r, nil
+}
+
+func (r *connRateRunner) acceptLoop() {
+	defer close(r.done)
+	for {
+		s, err := r.l.accept()
+		if err != nil {
+			return
+		}
+		r.accepted <- s.close()
+	}
+}
+
+func (r *connRateRunner) run(n int) error {
+	for range n {
+		c, err := r.l.dial()
+		if err != nil {
+			return err
+		}
+		if err := c.close(); err != nil {
+			return err
+		}
+		select {
+		case err := <-r.accepted:
+			if err != nil {
+				return err
+			}
+		case <-r.done:
+			return errors.New("accept failed")
+		}
+	}
+	return nil
+}
+
+func (r *connRateRunner) close() error {
+	r.l.close()
+	<-r.done
+	r.sys.close()
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// msgrate: 64-byte messages with a 4-byte big-endian length, one way
+// (client to server), one send per message.
+
+// framedRunner is the Go baseline: frames written one Write each, read
+// back with a bufio.Reader, as Go code does {packet,4} by hand.
+type framedRunner struct {
+	sys    system
+	l      listener
+	client stream
+	server stream
+	rd     *bufio.Reader
+	frame  []byte
+}
+
+func startFramedMsgRate(sys system) (runner, error) {
+	l, err := sys.listen(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, s, err := connectPair(l)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	frame := make([]byte, 4+MessageSize)
+	binary.BigEndian.PutUint32(frame, MessageSize)
+	cs := s.(connStream)
+	return &framedRunner{sys: sys, l: l, client: c, server: s, rd: bufio.NewReaderSize(cs.c, Chunk), frame: frame}, nil
+}
+
+func (r *framedRunner) run(n int) error {
+	sent := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := r.client.write(r.frame); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	var hdr [4]byte
+	body := make([]byte, MessageSize)
+	for range n {
+		if _, err := io.ReadFull(r.rd, hdr[:]); err != nil {
+			return err
+		}
+		size := binary.BigEndian.Uint32(hdr[:])
+		if int(size) > len(body) {
+			return fmt.Errorf("frame of %d bytes", size)
+		}
+		if _, err := io.ReadFull(r.rd, body[:size]); err != nil {
+			return err
+		}
+	}
+	return <-sent
+}
+
+func (r *framedRunner) close() error {
+	r.client.close()
+	r.server.close()
+	r.l.close()
+	r.sys.close()
+	return nil
+}
+
+// gentcpMsgRunner is the gen_tcp way: {packet,4} on both sockets, the
+// receiver a process of its own in {active,once} (Setopts, then
+// Process.Receive) or passive (Recv) mode.
+type gentcpMsgRunner struct {
+	sys    *gentcpSystem
+	l      listener
+	sender *gentcp.Socket
+	recv   *gentcp.Socket
+	rp     *gentcp.Process
+	once   bool
+	msg    []byte
+}
+
+func startGentcpMsgRate(sys *gentcpSystem, mode string) (runner, error) {
+	if mode != Passive && mode != ActiveOnce {
+		return nil, fmt.Errorf("bench: msgrate mode %q (want passive or once)", mode)
+	}
+	l, err := sys.listen(0, []gentcp.Option{gentcp.Packet(4)})
+	if err != nil {
+		return nil, err
+	}
+	c, s, err := connectPair(l)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	r := &gentcpMsgRunner{sys: sys, l: l, sender: c.(gentcpStream).s, recv: s.(gentcpStream).s,
+		rp: sys.server.NewProcess(), once: mode == ActiveOnce, msg: make([]byte, MessageSize)}
+	if err := sys.sp.ControllingProcess(r.recv, r.rp); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *gentcpMsgRunner) run(n int) error {
+	sent := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := r.sender.Send(r.msg); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for range n {
+		if r.once {
+			if err := r.recv.Setopts(gentcp.ActiveOnce); err != nil {
+				return err
+			}
+			m, err := r.rp.Receive(gentcp.Infinity)
+			if err != nil {
+				return err
+			}
+			if d, ok := m.(gentcp.TCP); !ok || len(d.Data.Bytes) != MessageSize {
+				return fmt.Errorf("unexpected message %v", m)
+			}
+			continue
+		}
+		d, err := r.recv.Recv(0, gentcp.Infinity)
+		if err != nil {
+			return err
+		}
+		if len(d.Bytes) != MessageSize {
+			return fmt.Errorf("message of %d bytes", len(d.Bytes))
+		}
+	}
+	return <-sent
+}
+
+func (r *gentcpMsgRunner) close() error {
+	r.sender.Close()
+	r.recv.Close()
+	r.rp.Exit()
+	r.l.close()
+	r.sys.close()
+	return nil
+}
