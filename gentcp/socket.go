@@ -1018,12 +1018,6 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	// length must not make the socket allocate it up front; the loops
 	// that call fillLocked keep reading until they have enough.
 	want = min(want, maxReadChunk)
-	// Size the room by what netstack holds, so a 1-byte message does not
-	// make a socket allocate a buffer-sized array (at least 1 byte, so the
-	// read can still report the end of stream or a reset).
-	if q, err := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption); err == nil {
-		want = min(want, max(q, 1))
-	}
 	s.roomLocked(want)
 	n := len(s.rbuf)
 	w := tcpip.SliceWriter(s.rbuf[n : n+want])
