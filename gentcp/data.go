@@ -35,10 +35,8 @@ func (d Data) String() string {
 			}
 			b.WriteString(strconv.Itoa(int(c)))
 		}
-		{
-			b.WriteByte('|')
-			b.WriteString(erlBinary(d.Bytes[d.Header:]))
-		}
+		b.WriteByte('|')
+		b.WriteString(erlBinary(d.Bytes[d.Header:]))
 		b.WriteByte(']')
 		return b.String()
 	}

@@ -19,17 +19,14 @@ import (
 
 // demoFlags are the demo's knobs; impairment flags override the config.
 type demoFlags struct {
-	config                            string
-	pcap                              string
-	bytes                             int64
-	pings                             int
-	port                              int
-	mtu                               int
-	seed                              optInt
-	loss, duplicate, corrupt, reorder optFloat
-	latency, jitter                   optDuration
-	rate                              string
-	sim                               bool
+	config string
+	pcap   string
+	bytes  int64
+	pings  int
+	port   int
+	mtu    int
+	sim    bool
+	impairFlags
 }
 
 // optFloat, optInt and optDuration are flags that remember whether they
@@ -111,14 +108,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.pings, "pings", 200, "1-byte round trips to time")
 	fs.IntVar(&f.port, "port", 7, "the echo server's port")
 	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
-	fs.Var(&f.seed, "seed", "seed for the link's random faults (default: the config's)")
-	fs.Var(&f.loss, "loss", "probability a frame is lost, 0..1")
-	fs.Var(&f.duplicate, "duplicate", "probability a frame is duplicated, 0..1")
-	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
-	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
-	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
-	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
-	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+	f.impairFlags.register(fs)
 	fs.BoolVar(&f.sim, "sim", false, "run in a deterministic simulation: virtual time (latency 1ms unless set), the same report for the same --seed")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -170,34 +160,8 @@ func (f *demoFlags) apply(cfg *config.Config) error {
 	if f.mtu > 0 {
 		l.MTU = f.mtu
 	}
-	if f.seed.set {
-		l.Seed = f.seed.v
-	}
-	for _, p := range []struct {
-		name string
-		v    optFloat
-		dst  *float64
-	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
-		if !p.v.set {
-			continue
-		}
-		if !(p.v.v >= 0 && p.v.v <= 1) {
-			return fmt.Errorf("-%s %v: want a probability in 0..1", p.name, p.v.v)
-		}
-		*p.dst = p.v.v
-	}
-	if f.latency.set {
-		l.Latency = f.latency.v
-	}
-	if f.jitter.set {
-		l.Jitter = f.jitter.v
-	}
-	if f.rate != "" {
-		r, err := config.ParseRate(f.rate)
-		if err != nil {
-			return fmt.Errorf("--rate: %w", err)
-		}
-		l.Rate = r
+	if err := f.impairFlags.apply(l); err != nil {
+		return err
 	}
 	if f.bytes < 0 || f.pings < 0 {
 		return errors.New("--bytes and --pings must not be negative")

@@ -39,11 +39,7 @@ func tapConfig(name string) *config.Config {
 type linkFlags struct {
 	config, tap, netns, pcap string
 	mtu                      int
-	seed                     optInt
-	loss, duplicate, corrupt optFloat
-	reorder                  optFloat
-	latency, jitter          optDuration
-	rate                     string
+	impairFlags
 }
 
 func (f *linkFlags) register(fs *flag.FlagSet) {
@@ -52,14 +48,7 @@ func (f *linkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.netns, "netns", "", "open the TAP device in network namespace `NS` (a name from ip netns, or a path); this process stays in its own")
 	fs.IntVar(&f.mtu, "mtu", 0, "the stack's MTU (default: the config's; on a TAP, the device's)")
 	fs.StringVar(&f.pcap, "pcap", "", "write a pcap capture of the link to `FILE`")
-	fs.Var(&f.seed, "seed", "seed for the link's random faults")
-	fs.Var(&f.loss, "loss", "probability a frame the stack sends is lost, 0..1")
-	fs.Var(&f.duplicate, "duplicate", "probability a frame is duplicated, 0..1")
-	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
-	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
-	fs.Var(&f.latency, "latency", "one-way latency of the frames the stack sends, e.g. 5ms")
-	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
-	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+	f.impairFlags.register(fs)
 }
 
 // load reads the config and applies the flags to it.
@@ -88,34 +77,8 @@ func (f *linkFlags) load() (*config.Config, error) {
 		}
 		l.MTU = f.mtu
 	}
-	if f.seed.set {
-		l.Seed = f.seed.v
-	}
-	for _, p := range []struct {
-		name string
-		v    optFloat
-		dst  *float64
-	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
-		if !p.v.set {
-			continue
-		}
-		if !(p.v.v >= 0 && p.v.v <= 1) {
-			return nil, usageError{fmt.Errorf("--%s %v: want a probability in 0..1", p.name, p.v.v)}
-		}
-		*p.dst = p.v.v
-	}
-	if f.latency.set {
-		l.Latency = f.latency.v
-	}
-	if f.jitter.set {
-		l.Jitter = f.jitter.v
-	}
-	if f.rate != "" {
-		r, err := config.ParseRate(f.rate)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--rate: %w", err)}
-		}
-		l.Rate = r
+	if err := f.impairFlags.apply(l); err != nil {
+		return nil, usageError{err}
 	}
 	return cfg, nil
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/usertcp/usertcp/config"
+)
+
+// impairFlags are the link-fault flags every command that builds a link
+// shares; an absent flag leaves the config's value alone.
+type impairFlags struct {
+	seed                              optInt
+	loss, duplicate, corrupt, reorder optFloat
+	latency, jitter                   optDuration
+	rate                              string
+}
+
+func (f *impairFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.seed, "seed", "seed for the link's random faults (default: the config's)")
+	fs.Var(&f.loss, "loss", "probability a frame is lost, 0..1")
+	fs.Var(&f.duplicate, "duplicate", "probability a frame is duplicated, 0..1")
+	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
+	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
+	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
+	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
+	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+}
+
+// apply writes the given flags into the link's config.
+func (f *impairFlags) apply(l *config.Link) error {
+	if f.seed.set {
+		l.Seed = f.seed.v
+	}
+	for _, p := range []struct {
+		name string
+		v    optFloat
+		dst  *float64
+	}{{"loss", f.loss, &l.Loss}, {"duplicate", f.duplicate, &l.Duplicate}, {"corrupt", f.corrupt, &l.Corrupt}, {"reorder", f.reorder, &l.Reorder}} {
+		if !p.v.set {
+			continue
+		}
+		if !(p.v.v >= 0 && p.v.v <= 1) {
+			return fmt.Errorf("-%s %v: want a probability in 0..1", p.name, p.v.v)
+		}
+		*p.dst = p.v.v
+	}
+	if f.latency.set {
+		l.Latency = f.latency.v
+	}
+	if f.jitter.set {
+		l.Jitter = f.jitter.v
+	}
+	if f.rate != "" {
+		r, err := config.ParseRate(f.rate)
+		if err != nil {
+			return fmt.Errorf("-rate: %w", err)
+		}
+		l.Rate = r
+	}
+	return nil
+}
