@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -102,32 +101,11 @@ func (i *Injector) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Erro
 // which it returns.
 func NewInjectedPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) (*Pair, *Injector) {
 	tb.Helper()
-	la, lb, err := memlink.New(lo)
-	if err != nil {
-		tb.Fatalf("memlink.New: %v", err)
-	}
-	inj := NewInjector(la)
-	hosts := map[string][]netip.Addr{"a": {AddrA4, AddrA6}, "b": {AddrB4, AddrB6}}
-	if tcp.TimeWait == 0 {
-		tcp.TimeWait = time.Second
-	}
-	mk := func(l netstack.LinkEndpoint, a4, a6 netip.Addr) *stack.Stack {
-		st, err := stack.New(stack.Options{
-			NICs: []stack.NIC{{Name: "eth0", Link: l, Addresses: []netip.Prefix{
-				netip.PrefixFrom(a4, 24), netip.PrefixFrom(a6, 64)}}},
-			Hosts: hosts,
-			TCP:   tcp,
-			Clock: lo.Clock,
-		})
-		if err != nil {
-			tb.Fatalf("stack.New: %v", err)
-		}
-		return st
-	}
-	p := &Pair{LinkA: la, LinkB: lb}
-	p.A = mk(inj, AddrA4, AddrA6)
-	p.B = mk(lb, AddrB4, AddrB6)
-	tb.Cleanup(p.Close)
+	var inj *Injector
+	p := newPair(tb, lo, tcp, func(l netstack.LinkEndpoint) netstack.LinkEndpoint {
+		inj = NewInjector(l)
+		return inj
+	})
 	return p, inj
 }
 

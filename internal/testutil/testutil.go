@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 	"net/netip"
 	"testing"
 	"time"
@@ -30,6 +31,13 @@ type Pair struct {
 // on both stacks.
 func NewPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) *Pair {
 	tb.Helper()
+	return newPair(tb, lo, tcp, nil)
+}
+
+// newPair is NewPair with an optional wrapper around end A's link (the
+// Injector uses it).
+func newPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions, wrapA func(netstack.LinkEndpoint) netstack.LinkEndpoint) *Pair {
+	tb.Helper()
 	la, lb, err := memlink.New(lo)
 	if err != nil {
 		tb.Fatalf("memlink.New: %v", err)
@@ -38,7 +46,7 @@ func NewPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) *Pair {
 	if tcp.TimeWait == 0 {
 		tcp.TimeWait = time.Second
 	}
-	mk := func(l *memlink.End, a4, a6 netip.Addr) *stack.Stack {
+	mk := func(l netstack.LinkEndpoint, a4, a6 netip.Addr) *stack.Stack {
 		st, err := stack.New(stack.Options{
 			NICs: []stack.NIC{{Name: "eth0", Link: l, Addresses: []netip.Prefix{
 				netip.PrefixFrom(a4, 24), netip.PrefixFrom(a6, 64)}}},
@@ -51,8 +59,12 @@ func NewPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) *Pair {
 		}
 		return st
 	}
+	var linkA netstack.LinkEndpoint = la
+	if wrapA != nil {
+		linkA = wrapA(la)
+	}
 	p := &Pair{LinkA: la, LinkB: lb}
-	p.A = mk(la, AddrA4, AddrA6)
+	p.A = mk(linkA, AddrA4, AddrA6)
 	p.B = mk(lb, AddrB4, AddrB6)
 	tb.Cleanup(p.Close)
 	return p
