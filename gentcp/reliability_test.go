@@ -478,7 +478,6 @@ func drain(s *gentcp.Socket) (int, error) {
 // (inet_drv's tcp_sendv queues the rest and replies ok; only a send that
 // finds the queue non-empty and crosses high_watermark waits).
 func TestSend_LargeFirstSendReturns(t *testing.T) {
-	t.Skip("open gentcp bug (issue 7 closing note): a first large send to a peer that does not read must return ok at once, as erl does, and only a send that finds the queue non-empty may wait")
 	e := newEnvTCP(t, smallBuffers)
 	c, a := e.connected(passive, passive...)
 	defer a.Close()

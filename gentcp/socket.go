@@ -451,8 +451,9 @@ func (p *Process) own(s *Socket) bool {
 // gets a truncated header and is sent anyway, as OTP does).
 //
 // Send is asynchronous like OTP's: what the endpoint cannot take now is
-// queued and Send returns nil. When the queue reaches high_watermark, the
-// send that reached it waits until it falls below low_watermark (or
+// queued and Send returns nil. When a send finds data already queued and
+// takes the queue to high_watermark, it waits until the queue falls below
+// low_watermark (or
 // send_timeout passes: Timeout, with the data still queued; with
 // send_timeout_close the socket is then closed and the queue dropped).
 //
@@ -492,7 +493,13 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	var hdr [4]byte
 	head := encodeHeader(hdr[:0], s.o.packet, len(data))
 	s.stats.sent(len(head) + len(data))
-	if len(s.sq) == 0 {
+	// inet_drv's tcp_sendv: a send that finds the queue empty writes what
+	// the endpoint takes, queues the rest and returns ok however much that
+	// is; only a send that finds the queue non-empty and takes it to
+	// high_watermark makes the port busy and waits (checked on erl: a
+	// first 16 MiB send to a peer that does not read returns ok at once).
+	wasEmpty := len(s.sq) == 0
+	if wasEmpty {
 		n, terr := s.writeLocked(head, data)
 		if terr != nil {
 			if _, again := terr.(*tcpip.ErrWouldBlock); !again {
@@ -508,7 +515,7 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	} else {
 		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
 	}
-	if s.sqLen >= s.o.highWatermark && s.sqLen > 0 {
+	if !wasEmpty && s.sqLen >= s.o.highWatermark {
 		s.busy = true
 		return s.waitNotBusyLocked(ctx, limit)
 	}
