@@ -143,7 +143,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	queue   []Message
-	arrived chan struct{} // closed and replaced when a message arrives
+	arrived chan struct{} // made by a waiter (arrivedLocked), closed when a message arrives
 	exited  bool
 	done    chan struct{}
 	owned   map[*Socket]struct{}
@@ -156,10 +156,9 @@ type proc struct {
 // it.
 func (n *Node) NewProcess() *Process {
 	return &Process{node: n, proc: &proc{
-		id:      n.nextID.Add(1),
-		arrived: make(chan struct{}),
-		done:    make(chan struct{}),
-		owned:   map[*Socket]struct{}{},
+		id:    n.nextID.Add(1),
+		done:  make(chan struct{}),
+		owned: map[*Socket]struct{}{},
 	}}
 }
 
@@ -237,8 +236,25 @@ func (p *proc) Send(m Message) {
 		return
 	}
 	p.queue = append(p.queue, m)
-	close(p.arrived)
-	p.arrived = make(chan struct{})
+	p.wakeLocked()
+}
+
+// wakeLocked wakes whoever waits for a message. The channel exists only
+// while someone waits, so a message nobody waits for allocates none.
+func (p *proc) wakeLocked() {
+	if p.arrived != nil {
+		close(p.arrived)
+		p.arrived = nil
+	}
+}
+
+// arrivedLocked returns a channel that is closed when the next message
+// arrives.
+func (p *proc) arrivedLocked() <-chan struct{} {
+	if p.arrived == nil {
+		p.arrived = make(chan struct{})
+	}
+	return p.arrived
 }
 
 // ErrExited is returned by Receive on a process that has exited and has
@@ -253,8 +269,12 @@ func (p *Process) Receive(timeout time.Duration) (Message, error) {
 
 // ReceiveContext is Receive that also stops when ctx is done.
 func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Message, error) {
-	w := p.node.startWait(ctx, timeout)
-	defer w.stop()
+	var w *waitCtx // started only when the mailbox is empty
+	defer func() {
+		if w != nil {
+			w.stop()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		if len(p.queue) > 0 {
@@ -264,11 +284,14 @@ func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Me
 			p.mu.Unlock()
 			return m, nil
 		}
-		arrived := p.arrived
+		arrived := p.arrivedLocked()
 		exited := p.exited
 		p.mu.Unlock()
 		if exited {
 			return nil, ErrExited
+		}
+		if w == nil {
+			w = p.node.startWait(ctx, timeout)
 		}
 		if err := w.block(arrived, p.done); err != nil {
 			return nil, err
@@ -311,7 +334,7 @@ func (p *proc) feed() {
 			return
 		}
 		if len(p.queue) == 0 {
-			arrived := p.arrived
+			arrived := p.arrivedLocked()
 			p.mu.Unlock()
 			select {
 			case <-arrived:
@@ -321,7 +344,7 @@ func (p *proc) feed() {
 			continue
 		}
 		m := p.queue[0]
-		arrived := p.arrived
+		arrived := p.arrivedLocked()
 		p.mu.Unlock()
 		select {
 		case p.ch <- m:
@@ -383,8 +406,7 @@ func (p *proc) take(match func(Message) bool) []Message {
 	}
 	p.queue = keep
 	if len(out) > 0 {
-		close(p.arrived)
-		p.arrived = make(chan struct{})
+		p.wakeLocked()
 	}
 	return out
 }

@@ -1,8 +1,8 @@
 package gentcp
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"math"
 	"net/netip"
 	"strconv"
@@ -37,12 +37,13 @@ type Socket struct {
 	o       sockOpts
 	owner   *Process
 	closed  bool          // the handle is closed: close/1, owner exit, or exit_on_close in active mode
-	changed chan struct{} // closed and replaced on every state change blocked calls care about
+	changed chan struct{} // made by a waiter (changedLocked), closed on the next state change
 
 	// Receive side: bytes read from the endpoint but not yet delivered
 	// (OTP's driver buffer), and what reading has found.
 	rbuf     []byte
 	rbase    []byte // rbuf's backing array, reused so reads do not regrow it
+	rsize    int    // the size of the array rbase is the rest of
 	eof      bool   // the endpoint reported end of stream
 	reset    bool   // the endpoint reported a reset
 	recvBusy bool   // a passive recv is in progress (a second gets ealready)
@@ -74,32 +75,45 @@ type Socket struct {
 	// Send side: what the endpoint did not take yet (OTP's driver queue).
 	sq            [][]byte
 	sqLen         int
-	draining      bool // the drain goroutine runs
-	busy          bool // the queue reached high_watermark and not yet low_watermark
-	shutAfterSend bool // shutdown(write) waits for the queue
+	draining      bool    // the drain goroutine runs
+	busy          bool    // the queue reached high_watermark and not yet low_watermark
+	shutAfterSend bool    // shutdown(write) waits for the queue
+	wbuf          twoPart // the payload of the write in progress (writeLocked)
 
 	stats stats
 }
 
 func (n *Node) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, o sockOpts, listen bool) *Socket {
 	return &Socket{
-		node:    n,
-		id:      n.nextID.Add(1),
-		listen:  listen,
-		ep:      ep,
-		wq:      wq,
-		o:       o,
-		changed: make(chan struct{}),
+		node:   n,
+		id:     n.nextID.Add(1),
+		listen: listen,
+		ep:     ep,
+		wq:     wq,
+		o:      o,
 	}
 }
 
 // String returns a port-like name, #Port<0.ID>.
 func (s *Socket) String() string { return "#Port<0." + strconv.FormatUint(s.id, 10) + ">" }
 
-// notifyLocked wakes every call blocked on this socket's state.
+// notifyLocked wakes every call blocked on this socket's state. The
+// channel exists only while someone waits, so a state change nobody
+// waits for allocates nothing.
 func (s *Socket) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// changedLocked returns a channel that is closed at the next state
+// change, for a call about to wait with s.mu released.
+func (s *Socket) changedLocked() <-chan struct{} {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
 }
 
 // ---------------------------------------------------------------------------
@@ -391,7 +405,7 @@ func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Dur
 			return nil, Einval
 		}
 		o := l.o
-		changed := l.changed
+		changed := l.changedLocked()
 		l.mu.Unlock()
 		if err := p.node.reserveSocket(); err != nil {
 			return nil, err
@@ -523,22 +537,33 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 }
 
 // writeLocked writes head and data to the endpoint without blocking and
-// returns how many bytes it took.
+// returns how many bytes it took. The two parts go to netstack as one
+// payload, without being joined into a new slice first.
 func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
-	var r bytes.Reader
-	// netstack may keep the reader it was given; reset it afterwards so
-	// it does not hold on to the caller's bytes.
-	defer r.Reset(nil)
-	if len(head) == 0 {
-		r.Reset(data)
-		n, err := s.ep.Write(&r, tcpip.WriteOptions{})
-		return int(n), err
-	}
-	buf := make([]byte, 0, len(head)+len(data))
-	buf = append(append(buf, head...), data...)
-	r.Reset(buf)
-	n, err := s.ep.Write(&r, tcpip.WriteOptions{})
+	s.wbuf = twoPart{head: head, data: data}
+	n, err := s.ep.Write(&s.wbuf, tcpip.WriteOptions{})
+	// Do not keep the caller's bytes reachable from the socket.
+	s.wbuf = twoPart{}
 	return int(n), err
+}
+
+// twoPart is a tcpip.Payloader over a {packet,N} header and its payload.
+type twoPart struct{ head, data []byte }
+
+func (p *twoPart) Len() int { return len(p.head) + len(p.data) }
+
+func (p *twoPart) Read(b []byte) (int, error) {
+	if len(p.head)+len(p.data) == 0 {
+		if len(b) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(b, p.head)
+	p.head = p.head[n:]
+	m := copy(b[n:], p.data)
+	p.data = p.data[m:]
+	return n + m, nil
 }
 
 func (s *Socket) enqueueLocked(b []byte) {
@@ -589,7 +614,7 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) err
 	w := s.node.startWait(ctx, timeout)
 	defer w.stop()
 	for s.busy && !s.closed && !s.dead {
-		changed := s.changed
+		changed := s.changedLocked()
 		s.mu.Unlock()
 		err := w.block(changed)
 		s.mu.Lock()
@@ -814,15 +839,19 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		return Data{}, 0, Einval
 	}
 	s.recvBusy = true
-	s.mu.Unlock()
 
-	w := s.node.startWait(ctx, timeout)
-	defer w.stop()
-	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
-	s.wq.EventRegister(&entry)
-	defer s.wq.EventUnregister(&entry)
-
-	s.mu.Lock()
+	// The wait (its timer and the endpoint's wake-up registration) is set
+	// up only when the first try finds nothing, so a recv that finds data
+	// buffered or queued in netstack allocates nothing for it.
+	var w *waitCtx
+	var entry *waiter.Entry
+	var ch chan struct{}
+	defer func() {
+		if w != nil {
+			w.stop()
+			s.wq.EventUnregister(entry)
+		}
+	}()
 	defer s.mu.Unlock()
 	defer func() { s.recvBusy = false }()
 	for {
@@ -862,7 +891,16 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 			}
 			continue
 		case *tcpip.ErrWouldBlock:
-			changed := s.changed
+			if w == nil {
+				// Register for the endpoint's wake-ups, then try again:
+				// data that came before the registration woke nobody.
+				w = s.node.startWait(ctx, timeout)
+				e, c := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+				entry, ch = &e, c
+				s.wq.EventRegister(entry)
+				continue
+			}
+			changed := s.changedLocked()
 			s.mu.Unlock()
 			err := w.block(ch, changed)
 			s.mu.Lock()
@@ -1007,6 +1045,15 @@ func (s *Socket) takeIntoLocked(dst []byte) (int, bool) {
 // maxReadChunk bounds one read from the endpoint (see fillLocked).
 const maxReadChunk = 256 << 10
 
+// minRoom is the smallest array fillLocked allocates: small messages
+// share one, instead of one allocation each.
+const minRoom = 512
+
+// keepIdleRoom: when rbuf empties, the rest of an array of at most this
+// size is kept for the next read; a bigger one is let go, so an idle
+// socket does not pin a bulk-sized buffer.
+const keepIdleRoom = 4 << 10
+
 // readWant is how many bytes to ask the endpoint for.
 func (s *Socket) readWant(length int) int {
 	if length > 0 {
@@ -1016,7 +1063,14 @@ func (s *Socket) readWant(length int) int {
 }
 
 // fillLocked reads up to want bytes from the endpoint into rbuf without
-// blocking.
+// blocking: everything netstack holds, up to want.
+//
+// Packets are handed out of rbuf without a copy, so their bytes are never
+// reused and a read often needs a new array. That array is sized by what
+// netstack holds now (ReceiveQueueSizeOption), not by want: a 1-byte
+// message must not allocate (and make Go zero) a whole buffer. Data that
+// arrives between the size query and the read is still read, into a
+// grown array, so a read takes all that is there, as OTP's does.
 func (s *Socket) fillLocked(want int) tcpip.Error {
 	if s.epClosed {
 		return &tcpip.ErrClosedForReceive{}
@@ -1025,17 +1079,33 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 	// length must not make the socket allocate it up front; the loops
 	// that call fillLocked keep reading until they have enough.
 	want = min(want, maxReadChunk)
-	s.roomLocked(want)
-	n := len(s.rbuf)
-	w := tcpip.SliceWriter(s.rbuf[n : n+want])
-	res, terr := s.ep.Read(&w, tcpip.ReadOptions{})
-	s.rbuf = s.rbuf[:n+res.Count]
-	if res.Count > 0 {
+	got := 0
+	var terr tcpip.Error
+	for got < want {
+		if cap(s.rbuf) == len(s.rbuf) {
+			q := s.queued()
+			if got > 0 && q == 0 {
+				break // the read took all there was; do not grow for nothing
+			}
+			s.roomLocked(roomFor(want-got, q))
+		}
+		n := len(s.rbuf)
+		room := min(cap(s.rbuf)-n, want-got)
+		w := tcpip.SliceWriter(s.rbuf[n : n+room])
+		var res tcpip.ReadResult
+		res, terr = s.ep.Read(&w, tcpip.ReadOptions{})
+		s.rbuf = s.rbuf[:n+res.Count]
+		got += res.Count
+		if terr != nil || res.Count < room {
+			break // netstack has no more for now
+		}
+	}
+	if got > 0 {
 		s.readSinceDeliver = true
 		// Let receive-buffer autotuning see the read; without it the
 		// window never grows (netstack-notes: ModerateRecvBuf).
 		if m, ok := s.ep.(interface{ ModerateRecvBuf(int) }); ok {
-			m.ModerateRecvBuf(res.Count)
+			m.ModerateRecvBuf(got)
 		}
 		return nil
 	}
@@ -1043,6 +1113,26 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 		return &tcpip.ErrWouldBlock{}
 	}
 	return terr
+}
+
+// queued is how many bytes netstack holds for reading, or -1 if it does
+// not say.
+func (s *Socket) queued() int {
+	q, err := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	if err != nil {
+		return -1
+	}
+	return q
+}
+
+// roomFor is the size of the room a read of want bytes gets when rbuf's
+// array is full and netstack holds q bytes: q, at least minRoom, at most
+// want.
+func roomFor(want, q int) int {
+	if q < 0 {
+		return want
+	}
+	return min(want, max(q, minRoom))
 }
 
 // roomLocked makes room for want more bytes after rbuf, reusing rbase:
@@ -1059,10 +1149,16 @@ func (s *Socket) roomLocked(want int) {
 		s.rbuf = s.rbase[:n]
 		return
 	}
-	nb := make([]byte, len(s.rbuf), max(need, 2*cap(s.rbase)))
+	size := need
+	if len(s.rbuf) > 0 {
+		// A packet longer than one read: grow geometrically.
+		size = max(need, 2*cap(s.rbase))
+	}
+	nb := make([]byte, len(s.rbuf), size)
 	copy(nb, s.rbuf)
 	s.rbase = nb[:cap(nb)]
 	s.rbuf = nb
+	s.rsize = cap(nb)
 }
 
 // takePacketLocked takes the next deliverable packet from rbuf: for raw
@@ -1104,8 +1200,8 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 		}
 	}
 	s.rbuf = s.rbuf[used:]
-	if len(s.rbuf) == 0 {
-		s.rbuf, s.rbase = nil, nil
+	if len(s.rbuf) == 0 && s.rsize > keepIdleRoom {
+		s.rbuf, s.rbase, s.rsize = nil, nil, 0
 	} else {
 		s.rbase = s.rbuf[:cap(s.rbuf)]
 	}
@@ -1158,7 +1254,7 @@ func (s *Socket) reader() {
 			if terr := s.fillLocked(s.readWant(0)); terr == nil {
 				continue
 			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
-				changed := s.changed
+				changed := s.changedLocked()
 				s.mu.Unlock()
 				s.node.waitEither(ch, changed)
 				s.mu.Lock()
@@ -1183,7 +1279,7 @@ func (s *Socket) reader() {
 		switch terr.(type) {
 		case nil:
 		case *tcpip.ErrWouldBlock:
-			changed := s.changed
+			changed := s.changedLocked()
 			s.mu.Unlock()
 			s.node.waitEither(ch, changed)
 			s.mu.Lock()
@@ -1314,7 +1410,7 @@ func (s *Socket) Close() error {
 		w := s.node.startWait(context.Background(), limit)
 		for s.sqLen > 0 && !s.epClosed {
 			step := s.node.startWait(context.Background(), closeWaitStep)
-			changed := s.changed
+			changed := s.changedLocked()
 			s.mu.Unlock()
 			err := w.block(changed, step.expired)
 			s.mu.Lock()

@@ -81,16 +81,21 @@ type waitCtx struct {
 	sched   Scheduler
 }
 
+// closedChan is the expired channel of a poll (timeout 0).
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // startWait starts the timeout of one blocking call. Infinity never
-// expires; 0 expires at once (a poll).
+// expires (a nil channel); 0 expires at once (a poll).
 func (n *Node) startWait(ctx context.Context, timeout time.Duration) *waitCtx {
-	w := &waitCtx{ctx: ctx, expired: make(chan struct{}), sched: n.sched}
+	w := &waitCtx{ctx: ctx, sched: n.sched}
 	switch {
 	case timeout == Infinity:
 	case timeout <= 0:
-		close(w.expired)
+		w.expired = closedChan
 	default:
-		w.timer = n.st.Clock().AfterFunc(timeout, func() { close(w.expired) })
+		expired := make(chan struct{})
+		w.expired = expired
+		w.timer = n.st.Clock().AfterFunc(timeout, func() { close(expired) })
 	}
 	return w
 }
