@@ -49,6 +49,19 @@ type Options struct {
 	// after).
 	Pcap io.Writer
 
+	// NoGRO turns off receive coalescing. By default each end's pump
+	// merges the in-order TCP segments of a flow that reach it in one
+	// batch into one packet (gVisor's GRO, as a NIC's receive offload
+	// does): netstack then handles fewer, bigger segments, and a stream
+	// of small segments does not exhaust the receiver's buffer with
+	// per-segment overhead (netstack counts about 1 KB of memory per
+	// segment against the receive buffer and drops segments beyond it).
+	// It is on only with ChecksumOffload (a merged packet's IPv4 header
+	// checksum is not recomputed), and off on Ethernet links, with Pcap
+	// (the capture shows the frames that crossed the wire) and in
+	// LockStep mode.
+	NoGRO bool
+
 	// LockStep makes the link deliver nothing by itself: frames wait on
 	// one queue both directions share, in the order they reached the
 	// wire (after faults and delays), until End.DeliverNext delivers the
@@ -112,7 +125,13 @@ func New(opts Options) (a, b *End, err error) {
 	if opts.Ethernet {
 		wireMTU += 14 // the Ethernet wrapper subtracts its header
 	}
-	wa, wb := newWire(wireMTU, caps, opts.QueueFrames, "\x02\x00\x00\x00\x00\x01", "\x02\x00\x00\x00\x00\x02")
+	// GRO works on IP packets, so not under an Ethernet header, and it
+	// would show a capture merged packets that never crossed the wire.
+	// It needs ChecksumOffload too: a merged packet keeps the first
+	// packet's IPv4 header checksum, which only a stack that trusts the
+	// link's checksums accepts.
+	groOn := !opts.NoGRO && opts.ChecksumOffload && !opts.Ethernet && opts.Pcap == nil
+	wa, wb := newWire(wireMTU, caps, opts.QueueFrames, "\x02\x00\x00\x00\x00\x01", "\x02\x00\x00\x00\x00\x02", groOn)
 	if opts.LockStep {
 		wa.ls = &lockstep{}
 		wb.ls = wa.ls

@@ -8,6 +8,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
 )
 
 // frame is one packet in flight: its bytes (link header included, if any)
@@ -135,6 +136,12 @@ type wireEnd struct {
 	// ends put their frames on it and DeliverNext delivers them.
 	ls *lockstep
 
+	// gro, when enabled, coalesces the in-order TCP segments of one flow
+	// that arrive in one batch of the pump into one packet before the
+	// peer's stack sees them, as a NIC's receive offload does. Used only
+	// by the pump goroutine.
+	gro gro.GRO
+
 	mu         sync.RWMutex
 	dispatcher netstack.NetworkDispatcher
 	onClose    func()
@@ -147,10 +154,12 @@ type wireEnd struct {
 
 var _ netstack.LinkEndpoint = (*wireEnd)(nil)
 
-func newWire(mtu uint32, caps netstack.LinkEndpointCapabilities, queueFrames int, addrA, addrB tcpip.LinkAddress) (*wireEnd, *wireEnd) {
+func newWire(mtu uint32, caps netstack.LinkEndpointCapabilities, queueFrames int, addrA, addrB tcpip.LinkAddress, groOn bool) (*wireEnd, *wireEnd) {
 	ab, ba := newQueue(queueFrames), newQueue(queueFrames)
 	a := &wireEnd{caps: caps, out: ab, in: ba, pumpDone: make(chan struct{})}
 	b := &wireEnd{caps: caps, out: ba, in: ab, pumpDone: make(chan struct{})}
+	a.gro.Init(groOn)
+	b.gro.Init(groOn)
 	a.peer, b.peer = b, a
 	a.mtu.Store(mtu)
 	b.mtu.Store(mtu)
@@ -173,16 +182,23 @@ func (e *wireEnd) pump() {
 		d := e.peer.dispatcher
 		e.peer.mu.RUnlock()
 		e.in.reverseDelivering.Add(1)
+		e.gro.Dispatcher = d
 		for i, f := range batch {
 			if d != nil {
 				pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: f.buf})
-				d.DeliverNetworkPacket(f.proto, pkt)
+				pkt.NetworkProtocolNumber = f.proto
+				pkt.RXChecksumValidated = e.caps&netstack.CapabilityRXChecksumOffload != 0
+				e.gro.Enqueue(pkt)
 				pkt.DecRef()
 			} else {
 				f.buf.Release()
 			}
 			batch[i] = frame{}
 		}
+		if d != nil {
+			e.gro.Flush()
+		}
+		e.gro.Dispatcher = nil
 		e.in.reverseDelivering.Add(-1)
 		// Writers blocked on the reverse queue may proceed now that
 		// inline replies are no longer exempt; nothing to signal, as they
