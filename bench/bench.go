@@ -37,6 +37,10 @@ const (
 	Passive    = "passive"
 	ActiveOnce = "once"
 	ActiveTrue = "active"
+	// NetConn is gentcp's bulk through its net.Conn adapter: reads go into
+	// the caller's reused buffer, where Recv returns a fresh binary each
+	// time (Erlang's semantics, which costs an allocation per read).
+	NetConn = "conn"
 )
 
 // Bulk directions.
@@ -74,8 +78,9 @@ type Case struct {
 	Conns int `json:"conns,omitempty"`
 	// Dir is bulk's direction: Up or Down.
 	Dir string `json:"dir,omitempty"`
-	// Mode is gentcp's receive mode for msgrate (Passive, ActiveOnce) and
-	// its mode for memory (Passive, ActiveTrue); OTP's for msgrate.
+	// Mode is gentcp's receive mode for msgrate (Passive, ActiveOnce), its
+	// mode for memory (Passive, ActiveTrue) and for bulk ("" for
+	// Send/Recv, NetConn); OTP's for msgrate.
 	Mode string `json:"mode,omitempty"`
 }
 

@@ -124,7 +124,9 @@ func newSystem(c Case) (system, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newGentcpSystem(p), nil
+		g := newGentcpSystem(p)
+		g.netConn = c.Mode == NetConn
+		return g, nil
 	case Gonet, Memlink, Pipe:
 		link := Memlink
 		if c.System == Pipe {
@@ -149,6 +151,8 @@ type gentcpSystem struct {
 	p              *pair
 	server, client *gentcp.Node
 	sp, cp         *gentcp.Process // own the listen and connecting sockets
+	// netConn makes streams gentcp's net.Conn adapter (NetConn mode).
+	netConn bool
 }
 
 func newGentcpSystem(p *pair) *gentcpSystem {
@@ -195,7 +199,7 @@ func (l *gentcpListener) accept() (stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gentcpStream{s}, nil
+	return l.s.stream(s, l.s.sp), nil
 }
 
 func (l *gentcpListener) dial() (stream, error) {
@@ -203,7 +207,18 @@ func (l *gentcpListener) dial() (stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gentcpStream{s}, nil
+	return l.s.stream(s, l.s.cp), nil
+}
+
+// stream is the socket as a benchmark stream: the gen_tcp calls, or the
+// net.Conn adapter over the same socket in NetConn mode.
+func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) stream {
+	if s.netConn {
+		if c, err := gentcp.NewConn(owner, sock); err == nil {
+			return connStream{c}
+		}
+	}
+	return gentcpStream{sock}
 }
 
 func (l *gentcpListener) close() error { return l.l.Close() }

@@ -164,6 +164,23 @@ type Conn struct {
 	closed    chan struct{}
 }
 
+// NewConn gives a connected socket that p owns to Go code as a net.Conn,
+// for a socket made with the gen_tcp calls (an accepted one handed to
+// net/http, say). The socket is made passive, binary and raw ({active,
+// false}, binary, {packet,raw}), which Read needs; Close closes it.
+func NewConn(p *Process, s *Socket) (*Conn, error) {
+	if s.IsListen() {
+		return nil, Enotconn
+	}
+	if !s.Owner().Is(p) {
+		return nil, NotOwner
+	}
+	if err := s.Setopts(Binary, Active(false), PacketRaw); err != nil {
+		return nil, err
+	}
+	return newConn(p, s), nil
+}
+
 func newConn(p *Process, s *Socket) *Conn {
 	c := &Conn{p: p, s: s, closed: make(chan struct{})}
 	c.base, c.baseCancel = context.WithCancel(context.Background())

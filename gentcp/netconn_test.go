@@ -182,3 +182,33 @@ func TestAcceptReturnsWhenProcessExits(t *testing.T) {
 		t.Fatal("accept still blocked after its process exited")
 	}
 }
+
+// TestNewConnWrapsGenTCPSocket: a socket accepted with the gen_tcp calls,
+// in {packet,2} list mode, becomes a net.Conn that reads and writes raw
+// bytes; only its owner may wrap it, and a listen socket cannot be.
+func TestNewConnWrapsGenTCPSocket(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(passive, gentcp.List, gentcp.Packet(2))
+	other := e.server.NewProcess()
+	defer other.Exit()
+	_, err := gentcp.NewConn(other, a)
+	assert.ErrorIs(t, err, gentcp.NotOwner)
+	l, _ := e.listen(passive...)
+	_, err = gentcp.NewConn(e.sp, l)
+	assert.ErrorIs(t, err, gentcp.Enotconn)
+
+	conn, err := gentcp.NewConn(e.sp, a)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, c.Send([]byte("hello")))
+	buf := make([]byte, 16)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := io.ReadAtLeast(conn, buf, 5)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(buf[:n]), "raw bytes, not a {packet,2} frame")
+	_, err = conn.Write([]byte("back"))
+	require.NoError(t, err)
+	d, err := c.Recv(4, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "back", string(d.Bytes))
+}
