@@ -74,7 +74,10 @@
 //
 // Go's interfaces: Node.Dial, Node.DialContext and Node.Listen give
 // net.Conn (with CloseWrite and CloseRead) and net.Listener over the same
-// sockets, so net/http runs over the stack.
+// sockets, so net/http runs over the stack; NewConn wraps a socket made
+// with the gen_tcp calls. Recv returns a fresh binary each time, as
+// Erlang does, which costs an allocation per read; Conn.Read reads into
+// the caller's buffer, the faster path for bulk transfers.
 //
 // # The semantics OTP has and netstack lacks
 //

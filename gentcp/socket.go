@@ -1642,6 +1642,15 @@ func (s *Socket) Setopts(opts ...Option) error {
 		s.deliverPendingCloseLocked()
 	}
 	s.notifyLocked()
+	if s.o.active == activeOnce && !s.reading && s.owner != nil && !s.listen && !s.closed && !s.dead && !s.eofSeen {
+		// {active,once} with a whole packet already buffered: deliver it
+		// here, as OTP's driver does, rather than start a reader
+		// goroutine for one message. Anything else (no whole packet, a
+		// framing error) is left to the reader.
+		if d, err, ok := s.takePacketLocked(0); ok && err == nil {
+			s.deliverLocked(d)
+		}
+	}
 	s.startReaderLocked()
 	return result
 }

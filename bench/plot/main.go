@@ -44,6 +44,7 @@ type result struct {
 	Name        string          `json:"name"`
 	Measurement string          `json:"measurement"`
 	System      string          `json:"system"`
+	Mode        string          `json:"mode"`
 	MTU         int             `json:"mtu"`
 	Conns       int             `json:"conns"`
 	Dir         string          `json:"dir"`
@@ -142,10 +143,14 @@ func throughputPlot(r report) (*plot.Plot, error) {
 			flat[res.System] = s
 			continue
 		}
-		e := series[res.System]
+		key := res.System
+		if res.Mode != "" {
+			key += "-" + res.Mode // gentcp-conn: through the net.Conn adapter
+		}
+		e := series[key]
 		if e == nil {
 			e = &errPoints{}
-			series[res.System] = e
+			series[key] = e
 		}
 		e.XYs = append(e.XYs, plotter.XY{X: float64(res.MTU), Y: s.Median / 1e9})
 		e.YErrors = append(e.YErrors, struct{ Low, High float64 }{(s.Median - s.Min) / 1e9, (s.Max - s.Median) / 1e9})
@@ -158,7 +163,7 @@ func throughputPlot(r report) (*plot.Plot, error) {
 	}
 	slices.Sort(mtus)
 	i := 0
-	for _, sys := range []string{"gentcp", "gonet"} {
+	for _, sys := range []string{"gentcp", "gentcp-conn", "gonet"} {
 		e := series[sys]
 		if e == nil {
 			continue
@@ -175,7 +180,11 @@ func throughputPlot(r report) (*plot.Plot, error) {
 		}
 		bars.Color = plotutil.Color(i)
 		p.Add(l, pts, bars)
-		p.Legend.Add(sys+" on memlink", l, pts)
+		label := map[string]string{"gentcp": "gentcp Send/Recv", "gentcp-conn": "gentcp net.Conn adapter"}[sys]
+		if label == "" {
+			label = sys
+		}
+		p.Legend.Add(label+" on memlink", l, pts)
 		i++
 	}
 	for _, sys := range []string{"kernel", "otp"} {
