@@ -52,10 +52,9 @@ type Options struct {
 	// NoGRO turns off receive coalescing. By default each end's pump
 	// merges the in-order TCP segments of a flow that reach it in one
 	// batch into one packet (gVisor's GRO, as a NIC's receive offload
-	// does): netstack then handles fewer, bigger segments, and a stream
-	// of small segments does not exhaust the receiver's buffer with
-	// per-segment overhead (netstack counts about 1 KB of memory per
-	// segment against the receive buffer and drops segments beyond it).
+	// does), so netstack handles fewer, bigger segments in bulk
+	// transfers. Like Linux's GRO it stops at a segment with PSH, so
+	// streams of small messages are not merged.
 	// It is on only with ChecksumOffload (a merged packet's IPv4 header
 	// checksum is not recomputed), and off on Ethernet links, with Pcap
 	// (the capture shows the frames that crossed the wire) and in
