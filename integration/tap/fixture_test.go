@@ -75,7 +75,7 @@ func leakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
 
-func newLink(t *testing.T, kind string, o linkOptions) *testLink {
+func newLink(t testing.TB, kind string, o linkOptions) *testLink {
 	t.Helper()
 	if o.userMTU == 0 {
 		o.userMTU = tap.MaxMTU
