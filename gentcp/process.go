@@ -143,7 +143,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	queue   []Message
-	arrived chan struct{} // made by a waiter (arrivedLocked), closed when a message arrives
+	arrived signal // wakes whoever waits for a message
 	exited  bool
 	done    chan struct{}
 	owned   map[*Socket]struct{}
@@ -236,25 +236,7 @@ func (p *proc) Send(m Message) {
 		return
 	}
 	p.queue = append(p.queue, m)
-	p.wakeLocked()
-}
-
-// wakeLocked wakes whoever waits for a message. The channel exists only
-// while someone waits, so a message nobody waits for allocates none.
-func (p *proc) wakeLocked() {
-	if p.arrived != nil {
-		close(p.arrived)
-		p.arrived = nil
-	}
-}
-
-// arrivedLocked returns a channel that is closed when the next message
-// arrives.
-func (p *proc) arrivedLocked() <-chan struct{} {
-	if p.arrived == nil {
-		p.arrived = make(chan struct{})
-	}
-	return p.arrived
+	p.arrived.wake()
 }
 
 // ErrExited is returned by Receive on a process that has exited and has
@@ -284,7 +266,7 @@ func (p *Process) ReceiveContext(ctx context.Context, timeout time.Duration) (Me
 			p.mu.Unlock()
 			return m, nil
 		}
-		arrived := p.arrivedLocked()
+		arrived := p.arrived.wait()
 		exited := p.exited
 		p.mu.Unlock()
 		if exited {
@@ -334,7 +316,7 @@ func (p *proc) feed() {
 			return
 		}
 		if len(p.queue) == 0 {
-			arrived := p.arrivedLocked()
+			arrived := p.arrived.wait()
 			p.mu.Unlock()
 			select {
 			case <-arrived:
@@ -344,7 +326,7 @@ func (p *proc) feed() {
 			continue
 		}
 		m := p.queue[0]
-		arrived := p.arrivedLocked()
+		arrived := p.arrived.wait()
 		p.mu.Unlock()
 		select {
 		case p.ch <- m:
@@ -406,7 +388,7 @@ func (p *proc) take(match func(Message) bool) []Message {
 	}
 	p.queue = keep
 	if len(out) > 0 {
-		p.wakeLocked()
+		p.arrived.wake()
 	}
 	return out
 }

@@ -36,8 +36,8 @@ type Socket struct {
 	mu      sync.Mutex
 	o       sockOpts
 	owner   *Process
-	closed  bool          // the handle is closed: close/1, owner exit, or exit_on_close in active mode
-	changed chan struct{} // made by a waiter (changedLocked), closed on the next state change
+	closed  bool   // the handle is closed: close/1, owner exit, or exit_on_close in active mode
+	changed signal // wakes blocked calls on every state change they care about
 
 	// Receive side: bytes read from the endpoint but not yet delivered
 	// (OTP's driver buffer), and what reading has found.
@@ -97,24 +97,12 @@ func (n *Node) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, o sockOpts, listen
 // String returns a port-like name, #Port<0.ID>.
 func (s *Socket) String() string { return "#Port<0." + strconv.FormatUint(s.id, 10) + ">" }
 
-// notifyLocked wakes every call blocked on this socket's state. The
-// channel exists only while someone waits, so a state change nobody
-// waits for allocates nothing.
-func (s *Socket) notifyLocked() {
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-}
+// notifyLocked wakes every call blocked on this socket's state.
+func (s *Socket) notifyLocked() { s.changed.wake() }
 
 // changedLocked returns a channel that is closed at the next state
 // change, for a call about to wait with s.mu released.
-func (s *Socket) changedLocked() <-chan struct{} {
-	if s.changed == nil {
-		s.changed = make(chan struct{})
-	}
-	return s.changed
-}
+func (s *Socket) changedLocked() <-chan struct{} { return s.changed.wait() }
 
 // ---------------------------------------------------------------------------
 // Creating sockets

@@ -172,3 +172,24 @@ func (w *waitCtx) expiredNow() bool {
 		return false
 	}
 }
+
+// signal is a wake-up for goroutines waiting on some state guarded by a
+// mutex the caller holds for both methods. The channel is made only when
+// someone waits, so a change nobody waits for allocates nothing.
+type signal struct{ ch chan struct{} }
+
+// wake closes the channel of the current waiters, if any.
+func (g *signal) wake() {
+	if g.ch != nil {
+		close(g.ch)
+		g.ch = nil
+	}
+}
+
+// wait returns a channel that is closed at the next wake.
+func (g *signal) wait() <-chan struct{} {
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+	}
+	return g.ch
+}
