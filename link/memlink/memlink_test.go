@@ -206,7 +206,9 @@ func TestGROMergesBulkSegments(t *testing.T) {
 				p.B.Netstack().Stats().TCP.ValidSegmentsReceived.Value()
 			t.Logf("%d frames crossed, %d TCP segments handled", frames, segs)
 			if noGRO {
-				assert.Equal(t, frames, segs, "without GRO every frame is a segment")
+				// A frame or two may still be on its way up when the
+				// transfer ends (the last ACKs).
+				assert.InDelta(t, frames, segs, 3, "without GRO every frame is a segment")
 			} else {
 				assert.Less(t, segs, frames*9/10, "GRO merged no more than a tenth of the frames")
 			}
