@@ -199,7 +199,7 @@ func (l *gentcpListener) accept() (stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.s.stream(s, l.s.sp), nil
+	return l.s.stream(s, l.s.sp)
 }
 
 func (l *gentcpListener) dial() (stream, error) {
@@ -207,18 +207,21 @@ func (l *gentcpListener) dial() (stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.s.stream(s, l.s.cp), nil
+	return l.s.stream(s, l.s.cp)
 }
 
 // stream is the socket as a benchmark stream: the gen_tcp calls, or the
 // net.Conn adapter over the same socket in NetConn mode.
-func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) stream {
-	if s.netConn {
-		if c, err := gentcp.NewConn(owner, sock); err == nil {
-			return connStream{c}
-		}
+func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) (stream, error) {
+	if !s.netConn {
+		return gentcpStream{sock}, nil
 	}
-	return gentcpStream{sock}
+	c, err := gentcp.NewConn(owner, sock)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	return connStream{c}, nil
 }
 
 func (l *gentcpListener) close() error { return l.l.Close() }

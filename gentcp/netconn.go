@@ -166,8 +166,9 @@ type Conn struct {
 
 // NewConn gives a connected socket that p owns to Go code as a net.Conn,
 // for a socket made with the gen_tcp calls (an accepted one handed to
-// net/http, say). The socket is made passive, binary and raw ({active,
-// false}, binary, {packet,raw}), which Read needs; Close closes it.
+// net/http, say). The socket gets the options Dial's sockets have
+// (adapterOpts: passive binary bytes, exit_on_close false for
+// CloseWrite, show_econnreset, ...); Close closes it.
 func NewConn(p *Process, s *Socket) (*Conn, error) {
 	if s.IsListen() {
 		return nil, Enotconn
@@ -175,7 +176,7 @@ func NewConn(p *Process, s *Socket) (*Conn, error) {
 	if !s.Owner().Is(p) {
 		return nil, NotOwner
 	}
-	if err := s.Setopts(Binary, Active(false), PacketRaw); err != nil {
+	if err := s.Setopts(adapterOpts...); err != nil {
 		return nil, err
 	}
 	return newConn(p, s), nil

@@ -185,7 +185,8 @@ func TestAcceptReturnsWhenProcessExits(t *testing.T) {
 
 // TestNewConnWrapsGenTCPSocket: a socket accepted with the gen_tcp calls,
 // in {packet,2} list mode, becomes a net.Conn that reads and writes raw
-// bytes; only its owner may wrap it, and a listen socket cannot be.
+// bytes with the adapter's half-close semantics; only its owner may wrap
+// it, and a listen socket cannot be.
 func TestNewConnWrapsGenTCPSocket(t *testing.T) {
 	e := newEnv(t)
 	c, a := e.connected(passive, gentcp.List, gentcp.Packet(2))
@@ -211,4 +212,15 @@ func TestNewConnWrapsGenTCPSocket(t *testing.T) {
 	d, err := c.Recv(4, 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "back", string(d.Bytes))
+
+	// The adapter's options apply: after the peer half-closes, Read says
+	// io.EOF and the conn can still write (exit_on_close false).
+	require.NoError(t, c.Shutdown(gentcp.ShutdownWrite))
+	_, err = conn.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+	_, err = conn.Write([]byte("after"))
+	require.NoError(t, err)
+	d, err = c.Recv(5, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(d.Bytes))
 }

@@ -541,10 +541,7 @@ type twoPart struct{ head, data []byte }
 func (p *twoPart) Len() int { return len(p.head) + len(p.data) }
 
 func (p *twoPart) Read(b []byte) (int, error) {
-	if len(p.head)+len(p.data) == 0 {
-		if len(b) == 0 {
-			return 0, nil
-		}
+	if p.Len() == 0 {
 		return 0, io.EOF
 	}
 	n := copy(b, p.head)
@@ -1203,14 +1200,18 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 // startReaderLocked starts the reader goroutine if the socket is active and
 // none runs. Only active connected sockets have one.
 func (s *Socket) startReaderLocked() {
-	if s.listen || s.closed || s.reading || s.o.active == activeFalse || s.owner == nil {
-		return
-	}
-	if s.dead || s.eofSeen {
+	if !s.deliversLocked() {
 		return
 	}
 	s.reading = true
 	s.goReader()
+}
+
+// deliversLocked reports whether the socket is in a state to deliver
+// active messages and no reader goroutine does so already.
+func (s *Socket) deliversLocked() bool {
+	return !s.listen && !s.closed && !s.reading && s.o.active != activeFalse &&
+		s.owner != nil && !s.dead && !s.eofSeen
 }
 
 // reader delivers packets to the owner while the socket is active. With
@@ -1630,12 +1631,12 @@ func (s *Socket) Setopts(opts ...Option) error {
 		s.deliverPendingCloseLocked()
 	}
 	s.notifyLocked()
-	if s.o.active == activeOnce && !s.reading && s.owner != nil && !s.listen && !s.closed && !s.dead && !s.eofSeen {
+	if s.o.active == activeOnce && s.deliversLocked() {
 		// {active,once} with a whole packet already buffered: deliver it
 		// here, as OTP's driver does, rather than start a reader
 		// goroutine for one message. Anything else (no whole packet, a
 		// framing error) is left to the reader.
-		if d, err, ok := s.takePacketLocked(0); ok && err == nil {
+		if d, _, ok := s.takePacketLocked(0); ok {
 			s.deliverLocked(d)
 		}
 	}

@@ -2,7 +2,6 @@ package tap_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -84,10 +83,9 @@ func dialKernel(b *testing.B, l *testLink, side string, port int) userStream {
 	}
 }
 
+// connUserStream is a net.Conn (gonet's, gentcp's adapter) as a
+// userStream; both leave Nagle off (netstack's default, adapterOpts).
 func connUserStream(c net.Conn) userStream {
-	if tc, ok := c.(interface{ SetNoDelay(bool) error }); ok {
-		tc.SetNoDelay(true)
-	}
 	return userStream{
 		write: func(p []byte) error { _, err := c.Write(p); return err },
 		read:  c.Read,
@@ -167,14 +165,16 @@ func BenchmarkTAPBulk(b *testing.B) {
 // readN reads with read into a 64 KiB buffer until n bytes came.
 func readN(read func([]byte) (int, error), n int64) error {
 	buf := make([]byte, benchChunk)
-	for got := int64(0); got < n; {
+	var got int64
+	for {
 		k, err := read(buf)
-		got += int64(k)
-		if err != nil && !(errors.Is(err, io.EOF) && got >= n) {
+		if got += int64(k); got >= n {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("after %d of %d bytes: %w", got, n, err)
 		}
 	}
-	return nil
 }
 
 // BenchmarkTAPRoundTrip is a 1-byte ping-pong from the usertcp side to a

@@ -183,11 +183,13 @@ func (e *wireEnd) pump() {
 		e.peer.mu.RUnlock()
 		e.in.reverseDelivering.Add(1)
 		e.gro.Dispatcher = d
+		csumOK := e.caps&netstack.CapabilityRXChecksumOffload != 0
 		for i, f := range batch {
 			if d != nil {
+				// GRO reads both fields; the NIC would set them itself.
 				pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: f.buf})
 				pkt.NetworkProtocolNumber = f.proto
-				pkt.RXChecksumValidated = e.caps&netstack.CapabilityRXChecksumOffload != 0
+				pkt.RXChecksumValidated = csumOK
 				e.gro.Enqueue(pkt)
 				pkt.DecRef()
 			} else {
