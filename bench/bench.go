@@ -41,6 +41,9 @@ const (
 	// the caller's reused buffer, where Recv returns a fresh binary each
 	// time (Erlang's semantics, which costs an allocation per read).
 	NetConn = "conn"
+	// Append is gentcp's bulk through Socket.RecvAppend: Send/Recv's
+	// semantics, but each read appends to one reused buffer.
+	Append = "append"
 )
 
 // Bulk directions.
@@ -80,7 +83,7 @@ type Case struct {
 	Dir string `json:"dir,omitempty"`
 	// Mode is gentcp's receive mode for msgrate (Passive, ActiveOnce), its
 	// mode for memory (Passive, ActiveTrue) and for bulk ("" for
-	// Send/Recv, NetConn); OTP's for msgrate.
+	// Send/Recv, Append, NetConn); OTP's for msgrate.
 	Mode string `json:"mode,omitempty"`
 }
 

@@ -93,7 +93,7 @@ func (p Plan) Cases() []Case {
 		case Bulk:
 			for _, n := range p.Conns {
 				for _, d := range p.Dirs {
-					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{"", NetConn}, false)
+					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{"", Append, NetConn}, false)
 				}
 			}
 		case RoundTrip, ConnRate:

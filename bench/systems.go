@@ -126,6 +126,7 @@ func newSystem(c Case) (system, error) {
 		}
 		g := newGentcpSystem(p)
 		g.netConn = c.Mode == NetConn
+		g.append = c.Mode == Append
 		return g, nil
 	case Gonet, Memlink, Pipe:
 		link := Memlink
@@ -153,6 +154,8 @@ type gentcpSystem struct {
 	sp, cp         *gentcp.Process // own the listen and connecting sockets
 	// netConn makes streams gentcp's net.Conn adapter (NetConn mode).
 	netConn bool
+	// append makes streams read with RecvAppend (Append mode).
+	append bool
 }
 
 func newGentcpSystem(p *pair) *gentcpSystem {
@@ -214,7 +217,7 @@ func (l *gentcpListener) dial() (stream, error) {
 // net.Conn adapter over the same socket in NetConn mode.
 func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) (stream, error) {
 	if !s.netConn {
-		return gentcpStream{sock}, nil
+		return gentcpStream{s: sock, append: s.append}, nil
 	}
 	c, err := gentcp.NewConn(owner, sock)
 	if err != nil {
@@ -226,19 +229,28 @@ func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) (strea
 
 func (l *gentcpListener) close() error { return l.l.Close() }
 
-type gentcpStream struct{ s *gentcp.Socket }
+type gentcpStream struct {
+	s      *gentcp.Socket
+	append bool // read with RecvAppend into the caller's buffer
+}
 
 func (g gentcpStream) write(b []byte) error { return g.s.Send(b) }
 
-func (g gentcpStream) read([]byte) (int, error) {
-	d, err := g.s.Recv(0, gentcp.Infinity)
-	if err != nil {
-		if errors.Is(err, gentcp.Closed) {
-			return 0, io.EOF
-		}
-		return 0, err
+func (g gentcpStream) read(buf []byte) (int, error) {
+	var n int
+	var err error
+	if g.append {
+		buf, err = g.s.RecvAppend(buf[:0], 0, gentcp.Infinity)
+		n = len(buf)
+	} else {
+		var d gentcp.Data
+		d, err = g.s.Recv(0, gentcp.Infinity)
+		n = len(d.Bytes)
 	}
-	return len(d.Bytes), nil
+	if errors.Is(err, gentcp.Closed) {
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 func (g gentcpStream) close() error { return g.s.Close() }

@@ -81,13 +81,14 @@ func runCase(b *testing.B, c bench.Case) {
 
 // BenchmarkBulk is one-way throughput with 64 KiB writes and reads, over 1
 // and 8 connections, in both directions; an op is one 64 KiB chunk.
-// gentcp runs twice: with Send/Recv (a fresh binary per Recv, as in
-// Erlang) and through its net.Conn adapter (gentcp-conn: Read into the
-// caller's buffer, as gonet and the kernel read).
+// gentcp runs three times: with Send/Recv (a fresh binary per Recv, as in
+// Erlang), with Send/RecvAppend (gentcp-append: Recv's semantics into the
+// caller's reused buffer) and through its net.Conn adapter (gentcp-conn:
+// Read into the caller's buffer, as gonet and the kernel read).
 func BenchmarkBulk(b *testing.B) {
 	for _, conns := range []int{1, 8} {
 		for _, dir := range []string{bench.Up, bench.Down} {
-			for _, c := range benchSystems(bench.Case{Measurement: bench.Bulk, Conns: conns, Dir: dir}, "", bench.NetConn) {
+			for _, c := range benchSystems(bench.Case{Measurement: bench.Bulk, Conns: conns, Dir: dir}, "", bench.Append, bench.NetConn) {
 				if c.System == bench.OTP && c.Mode != "" {
 					continue
 				}

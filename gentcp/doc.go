@@ -18,6 +18,7 @@
 //	gen_tcp:accept(L, T)                  p.Accept(l, timeout)                      AcceptContext
 //	gen_tcp:send(S, Data)                 s.Send(data)                              SendContext
 //	gen_tcp:recv(S, Len, T)               s.Recv(length, timeout)                   RecvContext
+//	  (into a buffer of your own)         s.RecvAppend(dst, length, timeout)        RecvAppendContext
 //	gen_tcp:close(S)                      s.Close()
 //	gen_tcp:shutdown(S, How)              s.Shutdown(gentcp.ShutdownRead|ShutdownWrite|ShutdownReadWrite)
 //	gen_tcp:controlling_process(S, Pid)   p.ControllingProcess(s, to)   (p is the caller, self())
@@ -76,8 +77,10 @@
 // net.Conn (with CloseWrite and CloseRead) and net.Listener over the same
 // sockets, so net/http runs over the stack; NewConn wraps a socket made
 // with the gen_tcp calls. Recv returns a fresh binary each time, as
-// Erlang does, which costs an allocation per read; Conn.Read reads into
-// the caller's buffer, the faster path for bulk transfers.
+// Erlang does, which costs an allocation per read; RecvAppend (the same
+// call appending to the caller's buffer) and Conn.Read copy netstack's
+// bytes straight into a buffer the caller reuses, the faster path for
+// bulk transfers.
 //
 // # The semantics OTP has and netstack lacks
 //

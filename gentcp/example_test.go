@@ -104,6 +104,38 @@ func ExampleSocket_Setopts_activeOnce() {
 	// gentcp.TCPClosed
 }
 
+// RecvAppend reads into one reused buffer: a stream is received without
+// a new binary per call.
+func ExampleSocket_RecvAppend() {
+	server, client, closeAll := twoNodes()
+	defer closeAll()
+	sp := server.NewProcess()
+	defer sp.Exit()
+	l, _ := sp.Listen(5680, gentcp.Binary, gentcp.Active(false))
+	cp := client.NewProcess()
+	defer cp.Exit()
+	c, _ := cp.Connect("10.0.0.1", 5680, 5*time.Second)
+	s, _ := sp.Accept(l, 5*time.Second)
+	c.Send([]byte("a stream of bytes"))
+	c.Close()
+
+	buf := make([]byte, 0, 8)
+	var err error
+	total := 0
+	for {
+		buf, err = s.RecvAppend(buf[:0], 0, 5*time.Second)
+		if err != nil {
+			fmt.Println(err) // closed: the peer is done
+			break
+		}
+		total += len(buf) // at most cap(buf) bytes a call
+	}
+	fmt.Println(total, "bytes in one", cap(buf), "byte buffer")
+	// Output:
+	// closed
+	// 17 bytes in one 8 byte buffer
+}
+
 // Options can be written in Erlang syntax, as in sys.config.
 func ExampleParseOptions() {
 	opts, err := gentcp.ParseOptions("[binary, {packet, 4}, {active, once}, {ip, {10,0,0,1}}]")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip"
 
 	"github.com/usertcp/usertcp/gentcp"
 )
@@ -46,4 +47,76 @@ func TestRecvTimeoutKeepsData(t *testing.T) {
 	d, err := a.Recv(5, second)
 	require.NoError(t, err)
 	assert.Equal(t, "abcde", string(d.Bytes))
+}
+
+// TestRecvAppend: raw bytes go into the caller's spare capacity, at most
+// that much, in the caller's array; with none spare the slice grows; in
+// packet mode the packet is appended after what dst holds; on an error dst
+// comes back as it was.
+func TestRecvAppend(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(passive, passive...)
+	require.NoError(t, c.Send([]byte("hello world")))
+	buf := make([]byte, 0, 4)
+	got, err := a.RecvAppend(buf, 0, second)
+	require.NoError(t, err)
+	assert.Equal(t, "hell", string(got), "at most the spare capacity")
+	assert.Same(t, &buf[:1][0], &got[0], "the bytes went into the caller's array")
+	got, err = a.RecvAppend(got, 0, second)
+	require.NoError(t, err)
+	assert.Equal(t, "hello world", string(got), "a full dst grows and keeps its bytes")
+
+	got, err = a.RecvAppend(got[:0], 0, 50*time.Millisecond)
+	assert.Equal(t, gentcp.Timeout, err)
+	assert.Empty(t, got, "a timeout appends nothing")
+
+	require.NoError(t, c.Send([]byte("abcdef")))
+	got, err = a.RecvAppend([]byte("x"), 3, second)
+	require.NoError(t, err)
+	assert.Equal(t, "xabc", string(got), "Length bytes appended")
+	got, err = a.RecvAppend(got[:0], 3, second)
+	require.NoError(t, err)
+	assert.Equal(t, "def", string(got))
+
+	require.NoError(t, a.Setopts(gentcp.Packet(2)))
+	require.NoError(t, c.Setopts(gentcp.Packet(2)))
+	require.NoError(t, c.Send([]byte("pkt")))
+	got, err = a.RecvAppend(got, 0, second)
+	require.NoError(t, err)
+	assert.Equal(t, "defpkt", string(got), "the packet follows dst's bytes")
+	_, err = a.RecvAppend(nil, 2, second)
+	assert.Equal(t, gentcp.Einval, err, "Length > 0 in packet mode")
+
+	require.NoError(t, a.Close())
+	got, err = a.RecvAppend([]byte("kept"), 0, second)
+	assert.Equal(t, gentcp.Closed, err)
+	assert.Equal(t, "kept", string(got))
+}
+
+// TestRecvAppendAllocatesNothing: reading raw bytes that netstack already
+// holds into a reused buffer allocates nothing, where Recv returns a new
+// binary per call.
+func TestRecvAppendAllocatesNothing(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(passive, passive...)
+	require.NoError(t, c.Send(make([]byte, 256<<10)))
+	require.Eventually(t, func() bool {
+		q, err := a.Endpoint().GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+		return err == nil && q >= 128<<10
+	}, 5*time.Second, time.Millisecond)
+	buf := make([]byte, 0, 1024)
+	var err error
+	allocs := testing.AllocsPerRun(50, func() {
+		buf, err = a.RecvAppend(buf[:0], 0, second)
+		if err != nil || len(buf) != 1024 {
+			t.Fatalf("RecvAppend: %d bytes, %v", len(buf), err)
+		}
+	})
+	assert.Zero(t, allocs)
+	allocs = testing.AllocsPerRun(10, func() {
+		if _, err := a.Recv(1024, second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.NotZero(t, allocs, "Recv makes a new binary")
 }

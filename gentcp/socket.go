@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -41,12 +42,16 @@ type Socket struct {
 
 	// Receive side: bytes read from the endpoint but not yet delivered
 	// (OTP's driver buffer), and what reading has found.
-	rbuf     []byte
-	rbase    []byte // rbuf's backing array, reused so reads do not regrow it
-	rsize    int    // the size of the array rbase is the rest of
-	eof      bool   // the endpoint reported end of stream
-	reset    bool   // the endpoint reported a reset
-	recvBusy bool   // a passive recv is in progress (a second gets ealready)
+	rbuf  []byte
+	rbase []byte // rbuf's backing array, reused so reads do not regrow it
+	rsize int    // the size of the array rbase is the rest of
+	// rw is the writer netstack reads into, kept here because a local
+	// one escapes to the heap (an allocation per read); it holds no
+	// slice between reads.
+	rw       tcpip.SliceWriter
+	eof      bool // the endpoint reported end of stream
+	reset    bool // the endpoint reported a reset
+	recvBusy bool // a passive recv is in progress (a second gets ealready)
 	// staleRemain is what a recv(N>0) poll that timed out still wanted.
 	// OTP's driver keeps that request: later recv(0) calls read toward
 	// it and deliver nothing until it is met, or until a recv with a
@@ -797,6 +802,46 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 	return d, err
 }
 
+// RecvAppend is Recv that appends what it receives to dst and returns the
+// extended slice: the Go way to receive without allocating. Recv, like
+// gen_tcp:recv, returns a new binary each call; a caller that passes its
+// buffer back each time (buf, err = s.RecvAppend(buf[:0], 0, t)) reuses
+// one array instead. Length, Timeout and the reasons are Recv's; Data's
+// list and header presentation does not apply.
+//
+// With {packet,raw} and Length 0 the bytes are copied once, from netstack
+// straight into dst's spare capacity: what Recv(0) would return (at most
+// the buffer option's bytes), and at most cap(dst)-len(dst) of it. A dst
+// without spare capacity grows by the buffer option first. Otherwise the
+// packet is taken as Recv takes it and copied onto dst. On an error dst is
+// returned as it was.
+func (s *Socket) RecvAppend(dst []byte, length int, timeout time.Duration) ([]byte, error) {
+	return s.RecvAppendContext(context.Background(), dst, length, timeout)
+}
+
+// RecvAppendContext is RecvAppend that also gives up when ctx is done.
+func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, timeout time.Duration) ([]byte, error) {
+	s.mu.Lock()
+	direct, buffer := length == 0 && s.o.packet == packetRaw, max(s.o.buffer, 1)
+	s.mu.Unlock()
+	if !direct {
+		d, err := s.RecvContext(ctx, length, timeout)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, d.Bytes...), nil
+	}
+	if cap(dst) == len(dst) {
+		dst = slices.Grow(dst, buffer)
+	}
+	n := len(dst)
+	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)])
+	if err != nil {
+		return dst, err
+	}
+	return dst[:n+got], nil
+}
+
 // recvInto is recv(S, 0) for a raw socket that delivers into dst instead
 // of a new Data: at most len(dst) bytes, copied once from the endpoint (or
 // from what is already buffered). The net.Conn adapter reads with it.
@@ -1009,8 +1054,7 @@ func (s *Socket) takeIntoLocked(dst []byte) (int, bool) {
 	if s.epClosed || len(dst) == 0 {
 		return 0, false
 	}
-	w := tcpip.SliceWriter(dst)
-	res, terr := s.ep.Read(&w, tcpip.ReadOptions{})
+	res, terr := s.readEndpointLocked(dst)
 	if res.Count > 0 {
 		s.readSinceDeliver = true
 		if m, ok := s.ep.(interface{ ModerateRecvBuf(int) }); ok {
@@ -1025,6 +1069,14 @@ func (s *Socket) takeIntoLocked(dst []byte) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// readEndpointLocked reads what netstack holds into dst, at most len(dst).
+func (s *Socket) readEndpointLocked(dst []byte) (tcpip.ReadResult, tcpip.Error) {
+	s.rw = dst
+	res, terr := s.ep.Read(&s.rw, tcpip.ReadOptions{})
+	s.rw = nil
+	return res, terr
 }
 
 // maxReadChunk bounds one read from the endpoint (see fillLocked).
@@ -1076,9 +1128,8 @@ func (s *Socket) fillLocked(want int) tcpip.Error {
 		}
 		n := len(s.rbuf)
 		room := min(cap(s.rbuf)-n, want-got)
-		w := tcpip.SliceWriter(s.rbuf[n : n+room])
 		var res tcpip.ReadResult
-		res, terr = s.ep.Read(&w, tcpip.ReadOptions{})
+		res, terr = s.readEndpointLocked(s.rbuf[n : n+room])
 		s.rbuf = s.rbuf[:n+res.Count]
 		got += res.Count
 		if terr != nil || res.Count < room {

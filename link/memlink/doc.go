@@ -31,6 +31,10 @@
 //	Clock            the clock the delays run on (pass the stacks' clock)
 //	Pcap             capture both directions to a pcap file
 //	LockStep         no pump goroutine: a scheduler delivers frames one by one (package sim)
+//	NoGSO            netstack cuts segments into frames itself (default: TCP hands
+//	                 the end up to 64 KiB and it is cut at the link, gVisor GSO)
+//	NoGRO            no coalescing of received segments (default on with
+//	                 ChecksumOffload on bare IP links without Pcap)
 //
 // At run time: End.Hold and End.Release stop and resume a direction without
 // losing frames; End.Partition and End.Heal cut and restore a direction

@@ -61,6 +61,15 @@ type Options struct {
 	// LockStep mode.
 	NoGRO bool
 
+	// NoGSO turns off segmentation offload. By default each end tells
+	// netstack it segments in software (gVisor GSO, as gVisor's own veth
+	// link does), so TCP queues, sends and retransmits up to 64 KiB as
+	// one segment and cuts it into MSS-sized packets only as it hands
+	// them to the link: the wire, faults and captures still see
+	// MTU-sized frames, but the TCP state machine runs once per 64 KiB
+	// instead of once per frame.
+	NoGSO bool
+
 	// LockStep makes the link deliver nothing by itself: frames wait on
 	// one queue both directions share, in the order they reached the
 	// wire (after faults and delays), until End.DeliverNext delivers the
@@ -88,6 +97,7 @@ type End struct {
 	wire  *wireEnd
 	fault *fault.Endpoint
 	delay *delay.Endpoint
+	gso   bool
 }
 
 // Counters is what one direction has done.
@@ -177,7 +187,7 @@ func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*
 	if opts.Ethernet {
 		top = ethernet.New(top)
 	}
-	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d}, nil
+	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d, gso: !opts.NoGSO}, nil
 }
 
 // Partition drops every frame this end sends until Heal.
@@ -253,3 +263,21 @@ func (e *End) Counters() Counters {
 
 // Name is "a" or "b".
 func (e *End) Name() string { return e.name }
+
+// GSOMaxSize implements netstack.GSOEndpoint: the largest segment TCP
+// hands down before cutting it into frames.
+func (e *End) GSOMaxSize() uint32 {
+	if !e.gso {
+		return 0
+	}
+	return netstack.GVisorGSOMaxSize
+}
+
+// SupportedGSO implements netstack.GSOEndpoint. netstack asks it when a
+// connection picks its route, so NoGSO applies to every connection.
+func (e *End) SupportedGSO() netstack.SupportedGSO {
+	if !e.gso {
+		return netstack.GSONotSupported
+	}
+	return netstack.GVisorGSOSupported
+}

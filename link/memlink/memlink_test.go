@@ -1,6 +1,7 @@
 package memlink_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/link/pcap"
 	"github.com/usertcp/usertcp/stack"
 )
 
@@ -213,6 +215,38 @@ func TestGROMergesBulkSegments(t *testing.T) {
 				assert.Less(t, segs, frames*9/10, "GRO merged no more than a tenth of the frames")
 			}
 			p.Close()
+		})
+	}
+}
+
+// TestGSOCutsSegmentsIntoFrames: by default netstack may hand an end
+// segments of up to 64 KiB (gVisor GSO), which it cuts into MSS-sized
+// frames itself; NoGSO takes the offer back. Either way no frame on the
+// wire exceeds the MTU, and a transfer through loss arrives intact.
+func TestGSOCutsSegmentsIntoFrames(t *testing.T) {
+	for _, noGSO := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoGSO=%v", noGSO), func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			var capture bytes.Buffer
+			p := testutil.NewPair(t, memlink.Options{NoGSO: noGSO, Loss: 0.01, Seed: 7, Pcap: &capture}, stack.TCPOptions{})
+			r, terr := p.B.Netstack().FindRoute(0, tcpip.Address{}, tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), ipv4.ProtocolNumber, false)
+			require.Nil(t, terr)
+			assert.Equal(t, !noGSO, r.HasGVisorGSOCapability(), "netstack sees the link's GSO offer")
+			r.Release()
+
+			sent, got := transfer(t, p, false, 4<<20, nil)
+			assert.Equal(t, sent, got)
+			p.Close()
+			recs, _, err := pcap.ReadFile(&capture)
+			require.NoError(t, err)
+			require.NotEmpty(t, recs)
+			biggest := 0
+			for _, rec := range recs {
+				biggest = max(biggest, rec.OrigLen)
+			}
+			t.Logf("%d frames captured, the biggest %d bytes", len(recs), biggest)
+			assert.LessOrEqual(t, biggest, 1500, "a frame above the MTU crossed the wire")
+			assert.Greater(t, biggest, 1400, "the transfer sent no full-sized frame")
 		})
 	}
 }
