@@ -76,6 +76,11 @@ type Link struct {
 	// link's default.
 	ChecksumOffload *bool
 
+	// Offload, when false, turns off segmentation offload: memlink's
+	// GSO and GRO, a TAP device's virtio-net header (TSO both ways). Nil
+	// means on, as on a Linux veth pair or a virtual machine's NIC.
+	Offload *bool
+
 	// Loss, Duplicate, Corrupt and Reorder are the probabilities, from 0 to
 	// 1, that a frame is dropped, sent twice, has a bit flipped, or is held
 	// back behind the next frame. Zero (the default) means never.

@@ -83,6 +83,7 @@ func TestLoad_Example(t *testing.T) {
 			MTU:             1500,
 			Seed:            42,
 			ChecksumOffload: ptr(false),
+			Offload:         ptr(true),
 			Loss:            0.01,
 			Duplicate:       0.001,
 			Corrupt:         0.0001,

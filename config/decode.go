@@ -93,6 +93,7 @@ type (
 		MTU             *int64   `toml:"mtu"`
 		Seed            *int64   `toml:"seed"`
 		ChecksumOffload *bool    `toml:"checksum_offload"`
+		Offload         *bool    `toml:"offload"`
 		Loss            *float64 `toml:"loss"`
 		Duplicate       *float64 `toml:"duplicate"`
 		Corrupt         *float64 `toml:"corrupt"`
@@ -209,6 +210,7 @@ func (d *decoding) link(f *fileLink) Link {
 		l.Seed = *f.Seed
 	}
 	l.ChecksumOffload = f.ChecksumOffload
+	l.Offload = f.Offload
 	l.Ethernet = f.Ethernet
 	l.Loss = d.probability("link.loss", f.Loss)
 	l.Duplicate = d.probability("link.duplicate", f.Duplicate)

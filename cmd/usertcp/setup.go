@@ -63,6 +63,9 @@ func build(cfg *config.Config, pcap io.Writer) (*world, error) {
 	if l.Ethernet != nil {
 		lo.Ethernet = *l.Ethernet
 	}
+	if l.Offload != nil && !*l.Offload {
+		lo.NoGSO, lo.NoGRO = true, true
+	}
 	if l.ChecksumOffload != nil {
 		lo.ChecksumOffload = *l.ChecksumOffload
 	} else {

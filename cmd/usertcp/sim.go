@@ -47,6 +47,9 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout io.Write
 	if l.Ethernet != nil {
 		opts.Link.Ethernet = *l.Ethernet
 	}
+	if l.Offload != nil && !*l.Offload {
+		opts.Link.NoGSO, opts.Link.NoGRO = true, true
+	}
 	if l.ChecksumOffload != nil {
 		opts.Link.ChecksumOffload = *l.ChecksumOffload
 	} else {

@@ -144,6 +144,9 @@ func buildTap(cfg *config.Config, pcapW io.Writer, netns string) (*world, error)
 	if l.ChecksumOffload != nil {
 		o.ChecksumOffload = *l.ChecksumOffload
 	}
+	if l.Offload != nil {
+		o.NoOffload = !*l.Offload
+	}
 	ep, err := tap.New(o)
 	if err != nil {
 		return nil, err

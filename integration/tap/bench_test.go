@@ -9,11 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/link/tap"
 	"github.com/usertcp/usertcp/link/tap/taptest"
 )
 
@@ -29,8 +33,58 @@ const benchChunk = 64 << 10
 
 var tapBenchMTUs = []int{1500, 65520}
 
-// benchSides are the ways the usertcp side connects to the kernel.
-var benchSides = []string{"gentcp", "gentcp-conn", "gonet"}
+// benchSides are the ways the usertcp side connects to the kernel:
+// gentcp's Send/Recv, its net.Conn adapter and gonet, each on link/tap
+// with its default offloads; gonet on link/tap without offloads; and gonet
+// on gVisor's fdbased link over the same device (one readv or writev per
+// frame, no virtio-net header), the baseline the TAP targets name.
+var benchSides = []string{"gentcp", "gentcp-conn", "gonet", "gonet-nooffload", "gonet-fdbased"}
+
+// benchLink opens the link a side runs on.
+func benchLink(b *testing.B, side string, mtu int) *testLink {
+	return newLink(b, "tap", linkOptions{userMTU: mtu, peerMTU: mtu,
+		noOffload: side == "gonet-nooffload", fdbased: side == "gonet-fdbased"})
+}
+
+// fdbasedLink opens ns's TAP device a second way, as a plain TAP
+// descriptor (no IFF_VNET_HDR) handed to gVisor's fdbased link, which
+// reads and writes one frame per system call. The descriptor closes with
+// the test.
+func fdbasedLink(tb testing.TB, ns *taptest.Namespace, mtu int) netstack.LinkEndpoint {
+	tb.Helper()
+	var fd int
+	err := tap.InNetns(ns.Name, func() error {
+		var err error
+		if fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq(ns.Tap)
+		if err == nil {
+			ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+			err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+		}
+		if err != nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("open %s in %s: %v", ns.Tap, ns.Name, err)
+	}
+	ep, err := fdbased.New(&fdbased.Options{
+		FDs: []int{fd}, MTU: uint32(mtu), EthernetHeader: true,
+		Address:            tcpip.LinkAddress([]byte{0x02, 0x75, 0, 0, 0, 0xfd}),
+		PacketDispatchMode: fdbased.RecvMMsg,
+	})
+	if err != nil {
+		unix.Close(fd)
+		tb.Fatalf("fdbased.New: %v", err)
+	}
+	// Registered before the stack's cleanup, so it runs after the stack
+	// (and with it the link) has closed.
+	tb.Cleanup(func() { unix.Close(fd) })
+	return ep
+}
 
 // userStream is the usertcp side of one connection: write and read as
 // the side's API does them.
@@ -45,7 +99,7 @@ type userStream struct {
 func dialKernel(b *testing.B, l *testLink, side string, port int) userStream {
 	b.Helper()
 	switch side {
-	case "gonet":
+	case "gonet", "gonet-nooffload", "gonet-fdbased":
 		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 		defer cancel()
 		c, err := gonet.DialContextTCP(ctx, l.userStack.Netstack(), tcpip.FullAddress{
@@ -129,7 +183,7 @@ func BenchmarkTAPBulk(b *testing.B) {
 		for _, mtu := range tapBenchMTUs {
 			for _, side := range benchSides {
 				b.Run(fmt.Sprintf("dir=%s/%s/mtu=%d", dir, side, mtu), func(b *testing.B) {
-					l := newLink(b, "tap", linkOptions{userMTU: mtu, peerMTU: mtu})
+					l := benchLink(b, side, mtu)
 					us, kc := kernelConn(b, l, side)
 					defer us.close()
 					defer kc.Close()
@@ -185,7 +239,7 @@ func BenchmarkTAPRoundTrip(b *testing.B) {
 	for _, mtu := range tapBenchMTUs {
 		for _, side := range benchSides {
 			b.Run(fmt.Sprintf("%s/mtu=%d", side, mtu), func(b *testing.B) {
-				l := newLink(b, "tap", linkOptions{userMTU: mtu, peerMTU: mtu})
+				l := benchLink(b, side, mtu)
 				us, kc := kernelConn(b, l, side)
 				defer us.close()
 				echoed := make(chan struct{})

@@ -550,7 +550,11 @@ func waitReadable(t *testing.T, s *gentcp.Socket) {
 func TestMTUMismatch(t *testing.T) {
 	for _, mtus := range [][2]int{{9000, 1500}, {1500, 9000}} {
 		t.Run(fmt.Sprintf("user %d peer %d", mtus[0], mtus[1]), func(t *testing.T) {
-			forEachLink(t, linkOptions{userMTU: mtus[0], peerMTU: mtus[1], capture: true}, func(t *testing.T, l *testLink) {
+			// Without TAP offloads, so that the capture shows the frames
+			// as the MTUs cut them (with them, both sides hand over
+			// segments of up to 64 KiB and the kernel cuts them by the
+			// MSS: link/tap's TestOffload).
+			forEachLink(t, linkOptions{userMTU: mtus[0], peerMTU: mtus[1], capture: true, noOffload: true}, func(t *testing.T, l *testLink) {
 				fullDuplex(t, l, "inet", 8<<20)
 				userMAC := userLinkAddress(l)
 				l.userStack.Close() // flush the capture

@@ -53,6 +53,12 @@ type linkOptions struct {
 	userMTU, peerMTU int
 	// capture records the user side's link to testLink.capture.
 	capture bool
+	// noOffload opens the TAP link without segmentation and checksum
+	// offload (tap.Options.NoOffload).
+	noOffload bool
+	// fdbased puts gVisor's own fdbased link on the namespace's TAP
+	// device instead of link/tap: the baseline of the TAP benchmarks.
+	fdbased bool
 }
 
 var families = []string{"inet", "inet6"}
@@ -101,12 +107,17 @@ func newLink(t testing.TB, kind string, o linkOptions) *testLink {
 		if l.capture != nil {
 			to.Pcap = l.capture
 		}
+		to.NoOffload = o.noOffload
+		l.peer = l.ns
+		if o.fdbased {
+			userLink = fdbasedLink(t, l.ns, o.userMTU)
+			break
+		}
 		ep, err := tap.New(to)
 		if err != nil {
 			t.Fatalf("tap.New: %v", err)
 		}
 		userLink = ep
-		l.peer = l.ns
 	case "memlink":
 		mo := memlink.Options{MTU: uint32(max(o.userMTU, o.peerMTU)), Ethernet: true}
 		if l.capture != nil {

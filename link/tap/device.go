@@ -42,6 +42,14 @@ type device struct {
 	addr atomic.Value // tcpip.LinkAddress
 	caps netstack.LinkEndpointCapabilities
 
+	// vnetHdr: every frame, both ways, comes after a virtio-net header
+	// (vnet.go). finishRX: frames whose checksum the kernel left to the
+	// stack get it finished here, so that netstack verifies every frame
+	// as usual; with checksum offload netstack trusts them and this is
+	// skipped.
+	vnetHdr  bool
+	finishRX bool
+
 	// dispatcher is read by the reader for every frame.
 	dispatcher atomic.Pointer[dispatcherBox]
 
@@ -70,7 +78,7 @@ var _ netstack.LinkEndpoint = (*device)(nil)
 
 // newDevice wraps fd, which must be non-blocking; the device owns it from
 // now on and closes it in Close.
-func newDevice(fd int, name string, frameMTU uint32, mac tcpip.LinkAddress, caps netstack.LinkEndpointCapabilities) (*device, error) {
+func newDevice(fd int, name string, frameMTU uint32, mac tcpip.LinkAddress, caps netstack.LinkEndpointCapabilities, vnetHdr bool) (*device, error) {
 	// os.NewFile sees that fd is non-blocking and registers it with the
 	// poller.
 	f := os.NewFile(uintptr(fd), "tap:"+name)
@@ -84,7 +92,8 @@ func newDevice(fd int, name string, frameMTU uint32, mac tcpip.LinkAddress, caps
 		f.Close()
 		return nil, err
 	}
-	d := &device{file: f, raw: raw, caps: caps}
+	d := &device{file: f, raw: raw, caps: caps, vnetHdr: vnetHdr,
+		finishRX: vnetHdr && caps&netstack.CapabilityRXChecksumOffload == 0}
 	d.mtu.Store(frameMTU)
 	d.addr.Store(mac)
 	return d, nil
@@ -128,7 +137,9 @@ func (d *device) stopLocked() {
 // asked to stop or the device fails.
 func (d *device) read() {
 	defer d.readers.Done()
-	buf := make([]byte, maxFrame)
+	// With offloads a frame may be a TCP segment of up to 64 KiB: its
+	// IP packet still fits maxFrame.
+	buf := make([]byte, vnetHdrSize+maxFrame)
 	for {
 		var n int
 		var rerr error
@@ -161,34 +172,66 @@ func (d *device) read() {
 			d.mu.Unlock()
 			return
 		}
-		if n < header.EthernetMinimumSize {
+		frame, ok := d.unwrap(buf[:n])
+		if !ok {
 			d.rxErrors.Add(1)
 			continue
 		}
 		d.rxFrames.Add(1)
-		d.rxBytes.Add(uint64(n))
+		d.rxBytes.Add(uint64(len(frame)))
 		box := d.dispatcher.Load()
 		if box == nil {
 			continue
 		}
-		pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(buf[:n])})
+		pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
 		box.d.DeliverNetworkPacket(0, pkt)
 		pkt.DecRef()
 	}
 }
 
+// unwrap returns the Ethernet frame in what one read returned: after its
+// virtio-net header, if frames have one, with a checksum the kernel left
+// to the stack finished. It reports false for a runt or a header that
+// points outside its frame.
+func (d *device) unwrap(b []byte) ([]byte, bool) {
+	if d.vnetHdr {
+		if len(b) < vnetHdrSize {
+			return nil, false
+		}
+		h := decodeVnetHdr(b)
+		b = b[vnetHdrSize:]
+		if d.finishRX && h.flags&vnetNeedsCsum != 0 && !finishChecksum(b, h.csumStart, h.csumOffset) {
+			return nil, false
+		}
+	}
+	return b, len(b) >= header.EthernetMinimumSize
+}
+
 // WritePackets implements netstack.LinkWriter: one write(2) per frame, the
-// frame gathered from its views. A frame the kernel refuses is lost and
+// frame gathered from its views (after its virtio-net header, if frames
+// have one: then a frame may be a TCP segment of up to 64 KiB that the
+// kernel cuts into MSS-sized ones). A frame the kernel refuses is lost and
 // counted, as on a wire; only a closed device fails the call.
 func (d *device) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error) {
 	list := pkts.AsSlice()
 	i := 0
+	var hdr [vnetHdrSize]byte
+	var iov [][]byte
 	err := d.raw.Write(func(fd uintptr) bool {
 		for ; i < len(list); i++ {
-			views := list[i].AsSlices()
-			n, err := unix.Writev(int(fd), views)
+			iov = iov[:0]
+			if d.vnetHdr {
+				h := vnetHdrFor(list[i])
+				h.encode(hdr[:])
+				iov = append(iov, hdr[:])
+			}
+			iov = append(iov, list[i].AsSlices()...)
+			n, err := unix.Writev(int(fd), iov)
 			switch err {
 			case nil:
+				if d.vnetHdr {
+					n -= vnetHdrSize
+				}
 				d.txFrames.Add(1)
 				d.txBytes.Add(uint64(n))
 			case unix.EAGAIN:

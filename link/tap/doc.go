@@ -21,6 +21,17 @@
 // through Go's poller: no thread blocks, and Close stops the one reader
 // goroutine and closes the descriptor (a stack closes its links).
 //
+// By default the device offloads segmentation and checksums both ways, as
+// a virtual machine's NIC does: it is opened with IFF_VNET_HDR, so every
+// frame comes after a virtio-net header; netstack hands the kernel TCP
+// segments of up to 64 KiB with the checksum left to it (gVisor's host
+// GSO) and the kernel cuts them by the MSS, and TUNSETOFFLOAD lets the
+// kernel hand the stack segments as large. A bulk transfer then costs one
+// system call per 64 KiB whatever the MTU. Checksums the kernel left
+// undone are finished in the device, so netstack verifies every frame
+// unless ChecksumOffload; captures show the large segments, as tcpdump
+// does on a Linux host with TSO. NoOffload turns all of this off.
+//
 // Every knob:
 //
 //	Name             device name, at most 15 bytes, "tap%d" patterns allowed (default usertcp0)
@@ -30,6 +41,7 @@
 //	KernelMTU        kernel-side MTU of a device New creates (default: MTU, or 1500)
 //	KernelAddresses  kernel-side addresses of a device New creates
 //	ChecksumOffload  trust received checksums (sent frames always carry them)
+//	NoOffload        no virtio-net header: frames of at most the MTU, checksummed
 //	Seed, Loss, Duplicate, Corrupt, Reorder, Latency, Jitter, Rate
 //	                 impair the frames the stack sends, as in link/memlink
 //	Clock            the clock delays and pcap timestamps run on
@@ -38,7 +50,7 @@
 // The MTUs of the two sides may differ: each side's TCP announces an MSS
 // from its own MTU and sends segments no larger than the other's, so a
 // 9000-byte stack and a 1500-byte kernel still agree on 1460-byte segments.
-// For speed, give both sides 65520: a TAP device without offloads hands
+// Without offload, give both sides 65520 for speed: the device then hands
 // over one frame per system call, so larger frames mean fewer calls.
 //
 // New fails with an *OpenError whose message says what to do, matching

@@ -66,6 +66,9 @@ type opened struct {
 	name    string // the kernel's name for it (a pattern such as tap%d resolved)
 	created bool   // TUNSETIFF made it; it vanishes when fd closes
 	mtu     uint32 // the kernel side's MTU
+
+	vnetHdr   bool // frames carry a virtio-net header (IFF_VNET_HDR)
+	rxOffload bool // the kernel may send partial checksums and large TCP segments
 }
 
 // openDevice opens o.Name as a TAP device in the current thread's network
@@ -90,20 +93,38 @@ func openDevice(o *Options) (dev opened, err error) {
 	// IFF_TUN_EXCL first: it fails with EBUSY if the name exists, which
 	// tells a device created here (and so to be configured here) from one
 	// that someone else set up. IFF_NO_PI: frames without the 4-byte
-	// packet information header; no IFF_VNET_HDR: no offloads, so the
-	// kernel hands over whole, checksummed frames of at most its MTU.
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_TUN_EXCL)
+	// packet information header. IFF_VNET_HDR (unless NoOffload): a
+	// virtio-net header before every frame, through which both sides hand
+	// over TCP segments of up to 64 KiB and leave checksums to the other
+	// (see vnet.go); without it the kernel hands over whole, checksummed
+	// frames of at most its MTU, one system call each.
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if !o.NoOffload {
+		flags |= unix.IFF_VNET_HDR
+	}
+	ifr.SetUint16(flags | unix.IFF_TUN_EXCL)
 	err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 	created := err == nil
 	if errors.Is(err, unix.EBUSY) {
 		ifr, _ = unix.NewIfreq(o.Name)
-		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		ifr.SetUint16(flags)
 		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 	}
 	if err != nil {
 		return dev, openError(opSetIff, o.Name, o.Netns, err)
 	}
 	dev = opened{fd: fd, name: ifr.Name(), created: created}
+	if !o.NoOffload {
+		dev.vnetHdr = true
+		if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrSize); err != nil {
+			return dev, openError("TUNSETVNETHDRSZ", o.Name, o.Netns, err)
+		}
+		// What the stack takes from the kernel: frames whose checksum is
+		// left to it and TCP segments larger than the MTU. A kernel that
+		// refuses still exchanges headers, and the stack can still send
+		// large segments; it then receives plain frames.
+		dev.rxOffload = unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6) == nil
+	}
 	if created {
 		if err := configureKernelSide(dev.name, o); err != nil {
 			return dev, err

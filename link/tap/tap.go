@@ -72,10 +72,24 @@ type Options struct {
 	// carry checksums, because the kernel checks them.
 	ChecksumOffload bool
 
+	// NoOffload turns off segmentation and checksum offload. By default
+	// the device carries a virtio-net header (IFF_VNET_HDR) before every
+	// frame, as a virtual machine's NIC does: netstack hands the kernel
+	// TCP segments of up to 64 KiB with the checksum left to it, and the
+	// kernel hands the stack the same (TUNSETOFFLOAD), so a bulk transfer
+	// costs a system call per 64 KiB rather than per MTU. Without it,
+	// every frame is at most the MTU and carries its checksums. A stack
+	// sending with Corrupt set never leaves its checksums to the kernel
+	// (it would sum over the corrupted bytes and hide them).
+	NoOffload bool
+
 	// Impairments of the frames the stack sends, as in link/memlink
 	// (link/delay and link/fault). Frames from the kernel arrive
 	// untouched; impair them with netem on the kernel side (tc qdisc add
-	// dev NAME root netem loss 1%).
+	// dev NAME root netem loss 1%). With offload, a frame the stack sends
+	// may be a TCP segment of up to 64 KiB that the kernel cuts into
+	// MSS-sized ones after the impairment: a lost frame is then a burst
+	// of lost segments, as with loss on the host side of a TSO NIC.
 	Seed      uint64
 	Loss      float64
 	Duplicate float64
@@ -107,6 +121,11 @@ type Endpoint struct {
 	netns     string
 	created   bool
 	kernelMTU uint32
+
+	// gso: netstack may hand this link TCP segments larger than the MTU
+	// (host GSO through the virtio-net header). rxOffload: the kernel
+	// may hand the stack such segments and unfinished checksums.
+	gso, rxOffload bool
 }
 
 var _ netstack.LinkEndpoint = (*Endpoint)(nil)
@@ -185,11 +204,12 @@ func New(opts Options) (*Endpoint, error) {
 	if opts.ChecksumOffload {
 		caps |= netstack.CapabilityRXChecksumOffload
 	}
-	d, err := newDevice(dev.fd, dev.name, mtu+header.EthernetMinimumSize, tcpip.LinkAddress(mac), caps)
+	d, err := newDevice(dev.fd, dev.name, mtu+header.EthernetMinimumSize, tcpip.LinkAddress(mac), caps, dev.vnetHdr)
 	if err != nil {
 		return nil, &OpenError{Op: "register with the poller", Name: dev.name, Netns: opts.Netns, Err: err}
 	}
-	e := &Endpoint{dev: d, name: dev.name, netns: opts.Netns, created: dev.created, kernelMTU: dev.mtu}
+	e := &Endpoint{dev: d, name: dev.name, netns: opts.Netns, created: dev.created, kernelMTU: dev.mtu,
+		gso: dev.vnetHdr && opts.Corrupt == 0, rxOffload: dev.rxOffload}
 	if e.delay, err = delay.New(d, dcfg); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("tap: %w", err)
@@ -260,8 +280,37 @@ func (e *Endpoint) Partition() { e.fault.Partition() }
 func (e *Endpoint) Heal() { e.fault.Heal() }
 
 // SetFaults changes loss, duplication and corruption at run time (the
-// seed's stream carries on).
-func (e *Endpoint) SetFaults(c fault.Config) error { return e.fault.SetConfig(c) }
+// seed's stream carries on). Corruption needs a link that sends finished
+// checksums: one opened with NoOffload, or with Corrupt set.
+func (e *Endpoint) SetFaults(c fault.Config) error {
+	if c.Corrupt > 0 && e.gso {
+		return errors.New("tap: Corrupt needs checksums the stack finishes itself: open the link with NoOffload (or with Corrupt set)")
+	}
+	return e.fault.SetConfig(c)
+}
+
+// GSOMaxSize implements netstack.GSOEndpoint: the largest TCP segment
+// netstack may hand the link, zero without offload.
+func (e *Endpoint) GSOMaxSize() uint32 {
+	if !e.gso {
+		return 0
+	}
+	return gsoMaxSize
+}
+
+// SupportedGSO implements netstack.GSOEndpoint: with offload the kernel
+// segments (host GSO). netstack asks when a connection picks its route.
+func (e *Endpoint) SupportedGSO() netstack.SupportedGSO {
+	if !e.gso {
+		return netstack.GSONotSupported
+	}
+	return netstack.HostGSOSupported
+}
+
+// Offload reports what the device offloads: send is true when netstack
+// hands the kernel segments larger than the MTU with checksums to finish,
+// receive when the kernel may do the same for the stack.
+func (e *Endpoint) Offload() (send, receive bool) { return e.gso, e.rxOffload }
 
 // SetDelay changes latency, jitter, reordering and rate at run time.
 func (e *Endpoint) SetDelay(c delay.Config) error { return e.delay.SetConfig(c) }
