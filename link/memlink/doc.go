@@ -32,7 +32,9 @@
 //	Pcap             capture both directions to a pcap file
 //	LockStep         no pump goroutine: a scheduler delivers frames one by one (package sim)
 //	NoGSO            netstack cuts segments into frames itself (default: TCP hands
-//	                 the end up to 64 KiB and it is cut at the link, gVisor GSO)
+//	                 the end up to 64 KiB and it is cut at the link, gVisor GSO;
+//	                 with ChecksumOffload on a clean link without Pcap or
+//	                 LockStep the segment crosses whole, as on a Linux veth)
 //	NoGRO            no coalescing of received segments (default on with
 //	                 ChecksumOffload on bare IP links without Pcap)
 //

@@ -70,6 +70,14 @@ type Options struct {
 	// instead of once per frame.
 	NoGSO bool
 
+	// With ChecksumOffload, and no impairment, capture or LockStep, the
+	// link goes one step further, as a Linux veth pair does: a segment of
+	// up to 64 KiB crosses whole (gVisor's host GSO), and the receiving
+	// stack handles it as one packet, so neither side pays per MTU. The
+	// MTU still sets the MSS each side announces. Faults set later with
+	// SetFaults or SetDelay then act on whole segments: a lost one is a
+	// burst of lost MSS-sized segments.
+
 	// LockStep makes the link deliver nothing by itself: frames wait on
 	// one queue both directions share, in the order they reached the
 	// wire (after faults and delays), until End.DeliverNext delivers the
@@ -98,6 +106,9 @@ type End struct {
 	fault *fault.Endpoint
 	delay *delay.Endpoint
 	gso   bool
+	// whole: segments larger than the MTU cross the wire whole (host
+	// GSO) instead of being cut by netstack (gVisor GSO).
+	whole bool
 }
 
 // Counters is what one direction has done.
@@ -187,7 +198,10 @@ func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*
 	if opts.Ethernet {
 		top = ethernet.New(top)
 	}
-	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d, gso: !opts.NoGSO}, nil
+	impaired := opts.Loss > 0 || opts.Duplicate > 0 || opts.Corrupt > 0 || opts.Reorder > 0 ||
+		opts.Latency > 0 || opts.Jitter > 0 || opts.Rate > 0
+	whole := !opts.NoGSO && opts.ChecksumOffload && !impaired && opts.Pcap == nil && !opts.LockStep
+	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d, gso: !opts.NoGSO, whole: whole}, nil
 }
 
 // Partition drops every frame this end sends until Heal.
@@ -267,17 +281,32 @@ func (e *End) Name() string { return e.name }
 // GSOMaxSize implements netstack.GSOEndpoint: the largest segment TCP
 // hands down before cutting it into frames.
 func (e *End) GSOMaxSize() uint32 {
-	if !e.gso {
+	switch {
+	case !e.gso:
 		return 0
+	case e.whole:
+		return hostGSOMaxSize
 	}
 	return netstack.GVisorGSOMaxSize
 }
 
+// hostGSOMaxSize keeps a whole segment within IPv4's 16-bit total length:
+// netstack sends at most GSOMaxSize less 61 bytes of payload, and the TCP
+// and IPv4 headers may take 60 bytes each.
+const hostGSOMaxSize = 1<<16 - 1 - 60
+
 // SupportedGSO implements netstack.GSOEndpoint. netstack asks it when a
 // connection picks its route, so NoGSO applies to every connection.
 func (e *End) SupportedGSO() netstack.SupportedGSO {
-	if !e.gso {
+	switch {
+	case !e.gso:
 		return netstack.GSONotSupported
+	case e.whole:
+		return netstack.HostGSOSupported
 	}
 	return netstack.GVisorGSOSupported
 }
+
+// WholeSegments reports whether segments larger than the MTU cross this
+// link whole (see Options.NoGSO).
+func (e *End) WholeSegments() bool { return e.whole }

@@ -200,7 +200,9 @@ func TestGROMergesBulkSegments(t *testing.T) {
 	for _, noGRO := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NoGRO=%v", noGRO), func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			p := testutil.NewPair(t, memlink.Options{ChecksumOffload: true, NoGRO: noGRO}, stack.TCPOptions{})
+			// NoGSO: with GSO a clean offloaded link passes segments
+			// whole (TestWholeSegments), leaving GRO nothing to merge.
+			p := testutil.NewPair(t, memlink.Options{ChecksumOffload: true, NoGRO: noGRO, NoGSO: true}, stack.TCPOptions{})
 			sent, got := transfer(t, p, false, 8<<20, nil)
 			assert.Equal(t, sent, got)
 			frames := p.LinkA.Counters().Delivered + p.LinkB.Counters().Delivered
@@ -247,6 +249,50 @@ func TestGSOCutsSegmentsIntoFrames(t *testing.T) {
 			t.Logf("%d frames captured, the biggest %d bytes", len(recs), biggest)
 			assert.LessOrEqual(t, biggest, 1500, "a frame above the MTU crossed the wire")
 			assert.Greater(t, biggest, 1400, "the transfer sent no full-sized frame")
+		})
+	}
+}
+
+// TestWholeSegments: on a clean checksum-offloaded link (the default
+// setup for speed) segments of up to 64 KiB cross whole, as on a Linux
+// veth pair, so a bulk transfer needs a few frames per 64 KiB rather than
+// one per MSS; a link with faults, without checksum offload or with NoGSO
+// cuts them into MTU-sized frames. The bytes arrive intact, both families.
+func TestWholeSegments(t *testing.T) {
+	for name, c := range map[string]struct {
+		opts  memlink.Options
+		whole bool
+	}{
+		"clean, offloaded": {memlink.Options{ChecksumOffload: true}, true},
+		"loss":             {memlink.Options{ChecksumOffload: true, Loss: 0.001, Seed: 3}, false},
+		"latency":          {memlink.Options{ChecksumOffload: true, Latency: time.Microsecond}, false},
+		"checksums":        {memlink.Options{}, false},
+		"NoGSO":            {memlink.Options{ChecksumOffload: true, NoGSO: true}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			p := testutil.NewPair(t, c.opts, stack.TCPOptions{})
+			assert.Equal(t, c.whole, p.LinkA.WholeSegments())
+			r, terr := p.B.Netstack().FindRoute(0, tcpip.Address{}, tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), ipv4.ProtocolNumber, false)
+			require.Nil(t, terr)
+			assert.Equal(t, c.whole, r.HasHostGSOCapability(), "netstack sees host GSO")
+			r.Release()
+			const size = 8 << 20
+			for _, v6 := range []bool{false, true} {
+				before := p.LinkB.Counters()
+				sent, got := transfer(t, p, v6, size, nil)
+				assert.Equal(t, sent, got, "IPv6 %v", v6)
+				after := p.LinkB.Counters()
+				frames := after.Delivered - before.Delivered
+				perFrame := (after.DeliveredBytes - before.DeliveredBytes) / max(frames, 1)
+				t.Logf("IPv6 %v: %d frames from B, %d bytes each on average", v6, frames, perFrame)
+				if c.whole {
+					assert.Greater(t, perFrame, uint64(8000), "segments were cut on a clean link")
+				} else {
+					assert.LessOrEqual(t, perFrame, uint64(1500), "a frame above the MTU crossed")
+				}
+			}
+			p.Close()
 		})
 	}
 }
