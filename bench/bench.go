@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/usertcp/usertcp/link/tap"
 )
 
 // The measurements.
@@ -85,6 +87,9 @@ type Case struct {
 	// mode for memory (Passive, ActiveTrue) and for bulk ("" for
 	// Send/Recv, Append, NetConn); OTP's for msgrate.
 	Mode string `json:"mode,omitempty"`
+	// Link is "" for the memlink (and the kernel's loopback), TAP for a
+	// stack on a TAP device with the kernel on the other side.
+	Link string `json:"link,omitempty"`
 }
 
 // Name is the case as a benchmark name, e.g.
@@ -102,6 +107,9 @@ func (c Case) Name() string {
 		sys += "-" + c.Mode
 	}
 	parts = append(parts, sys)
+	if c.Link != "" {
+		parts = append(parts, "link="+c.Link)
+	}
 	if c.MTU > 0 {
 		parts = append(parts, fmt.Sprintf("mtu=%d", c.MTU))
 	}
@@ -110,6 +118,9 @@ func (c Case) Name() string {
 
 // onMemlink reports whether the system runs on the two memlink stacks.
 func (c Case) onMemlink() bool {
+	if c.Link != "" {
+		return false
+	}
 	switch c.System {
 	case Gentcp, Gonet, Memlink, Pipe:
 		return true
@@ -164,6 +175,12 @@ func (c Case) check() error {
 	}
 	if c.onMemlink() && (c.MTU < 576 || c.MTU > 65520) {
 		return fmt.Errorf("bench: %s: MTU %d outside 576..65520", c.Name(), c.MTU)
+	}
+	if c.Link == TAP && (c.MTU < 576 || c.MTU > tap.MaxMTU) {
+		return fmt.Errorf("bench: %s: MTU %d outside 576..%d", c.Name(), c.MTU, tap.MaxMTU)
+	}
+	if c.Link != "" && c.Link != TAP {
+		return fmt.Errorf("bench: %s: unknown link %q", c.Name(), c.Link)
 	}
 	if c.Measurement == Bulk && c.Dir != Up && c.Dir != Down {
 		return fmt.Errorf("bench: %s: direction %q (want up or down)", c.Name(), c.Dir)

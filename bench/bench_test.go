@@ -3,6 +3,8 @@ package bench_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -137,4 +139,77 @@ func ExampleCase_Name() {
 	// Output:
 	// bulk/conns=8/dir=up/gentcp/mtu=1500
 	// msgrate/otp-once
+}
+
+// TestTAPCasesRun runs the TAP systems against the kernel in a namespace
+// of their own (root); without root they must say they are unavailable.
+func TestTAPCasesRun(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cases := []bench.Case{
+		{Measurement: bench.Bulk, System: bench.Gentcp, Link: bench.TAP, MTU: 1500, Conns: 1, Dir: bench.Up},
+		{Measurement: bench.Bulk, System: bench.Gentcp, Link: bench.TAP, MTU: 1500, Conns: 1, Dir: bench.Down, Mode: bench.NetConn},
+		{Measurement: bench.Bulk, System: bench.Gonet, Link: bench.TAP, MTU: 65520, Conns: 1, Dir: bench.Down},
+		{Measurement: bench.Bulk, System: bench.Fdbased, Link: bench.TAP, MTU: 1500, Conns: 1, Dir: bench.Up},
+		{Measurement: bench.RoundTrip, System: bench.Gentcp, Link: bench.TAP, MTU: 1500},
+		{Measurement: bench.RoundTrip, System: bench.Fdbased, Link: bench.TAP, MTU: 1500},
+	}
+	if why := bench.TAPUnavailable(); why != "" {
+		_, err := bench.Start(cases[0])
+		assert.True(t, errors.Is(err, bench.ErrUnavailable), "without TAP: %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI runs as root and must run the TAP cases: %s", why)
+		}
+		t.Skip(why)
+	}
+	for _, c := range cases {
+		t.Run(c.Name(), func(t *testing.T) {
+			s, err := bench.Start(c)
+			require.NoError(t, err)
+			defer s.Close()
+			require.NoError(t, s.Run(20))
+			m := s.Metrics()
+			for _, k := range bench.Headline(c.Measurement) {
+				assert.Greater(t, m[k], 0.0, k)
+			}
+			require.NoError(t, s.Close())
+		})
+	}
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), fmt.Sprintf("usertcp-bench-%d-", os.Getpid()), "a namespace was left behind")
+}
+
+// TestTAPPlanAndCompare: TAP MTUs add TAP cases, and a gentcp TAP figure
+// is compared with gonet on the same link and with gonet on fdbased (the
+// issue's TAP targets), not with loopback.
+func TestTAPPlanAndCompare(t *testing.T) {
+	p := bench.Plan{Measurements: []string{bench.Bulk, bench.RoundTrip}, Systems: []string{bench.Gentcp, bench.Gonet},
+		MTUs: []int{1500}, Conns: []int{8}, Dirs: []string{bench.Up}, TAPMTUs: []int{1500}}
+	var names []string
+	for _, c := range p.Cases() {
+		names = append(names, c.Name())
+	}
+	for _, want := range []string{"bulk/conns=1/dir=up/gentcp/link=tap/mtu=1500", "bulk/conns=1/dir=up/fdbased/link=tap/mtu=1500",
+		"rtt/gentcp/link=tap/mtu=1500", "rtt/gonet/link=tap/mtu=1500", "rtt/fdbased/link=tap/mtu=1500"} {
+		assert.Contains(t, names, want)
+	}
+	stat := func(v float64) map[string]bench.Stat {
+		return map[string]bench.Stat{bench.BytesPerSec: bench.NewStat([]float64{v})}
+	}
+	g := bench.Case{Measurement: bench.Bulk, System: bench.Gentcp, Link: bench.TAP, MTU: 1500, Conns: 1, Dir: bench.Up}
+	gn, fd, k := g, g, g
+	gn.System, fd.System = bench.Gonet, bench.Fdbased
+	k.System, k.Link, k.MTU = bench.Kernel, "", 0
+	res := []bench.Result{{Name: g.Name(), Case: g, Metrics: stat(300)}, {Name: gn.Name(), Case: gn, Metrics: stat(300)},
+		{Name: fd.Name(), Case: fd, Metrics: stat(100)}, {Name: k.Name(), Case: k, Metrics: stat(1000)}}
+	got := map[string]bench.Comparison{}
+	for _, c := range bench.Compare(res) {
+		got[c.Baseline] = c
+	}
+	require.Contains(t, got, bench.Fdbased)
+	assert.InDelta(t, 3.0, got[bench.Fdbased].Ratio.Median, 1e-9)
+	require.NotNil(t, got[bench.Fdbased].Target)
+	assert.True(t, got[bench.Fdbased].Target.Met, ">= 2x fdbased at MTU 1500")
+	assert.Contains(t, got, bench.Gonet)
+	assert.NotContains(t, got, bench.Kernel, "TAP figures are not compared with loopback")
 }

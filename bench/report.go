@@ -18,6 +18,10 @@ type Plan struct {
 	Conns        []int    // bulk connections (default 1, 8)
 	Dirs         []string // bulk directions (default up, down)
 	Idle         int      // memory's idle connections (default 10,000)
+	// TAPMTUs, if set, add bulk (one connection) and rtt cases on a TAP
+	// device against the kernel at these MTUs, for gentcp, gonet and
+	// gonet on gVisor's fdbased link (Fdbased).
+	TAPMTUs []int
 }
 
 func (p Plan) withDefaults() Plan {
@@ -88,6 +92,25 @@ func (p Plan) Cases() []Case {
 			}
 		}
 	}
+	addTAP := func(base Case, modes []string) {
+		for _, mtu := range p.TAPMTUs {
+			base.Link, base.MTU = TAP, mtu
+			if has(Gentcp) {
+				for _, m := range modes {
+					c := base
+					c.System, c.Mode = Gentcp, m
+					out = append(out, c)
+				}
+			}
+			if has(Gonet) {
+				for _, sys := range []string{Gonet, Fdbased} {
+					c := base
+					c.System = sys
+					out = append(out, c)
+				}
+			}
+		}
+	}
 	for _, m := range p.Measurements {
 		switch m {
 		case Bulk:
@@ -96,8 +119,14 @@ func (p Plan) Cases() []Case {
 					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{"", Append, NetConn}, false)
 				}
 			}
+			for _, d := range p.Dirs {
+				addTAP(Case{Measurement: Bulk, Conns: 1, Dir: d}, []string{"", Append, NetConn})
+			}
 		case RoundTrip, ConnRate:
 			add(Case{Measurement: m}, []string{""}, false)
+			if m == RoundTrip {
+				addTAP(Case{Measurement: m}, []string{""})
+			}
 		case MessageRate:
 			add(Case{Measurement: m}, []string{ActiveOnce, Passive}, true)
 		case IdleMemory:
@@ -205,10 +234,22 @@ type Comparison struct {
 // ends), in bytes: 15.5 KB, taking KB as 1000 bytes.
 const MemoryLimit = 15500
 
+// TAPRoundTripLimit is the issue's bound on the median round trip over TAP
+// to the kernel, in ns.
+const TAPRoundTripLimit = 40000
+
 // target returns the goal for a gentcp figure against a baseline, if the
 // issue sets one.
 func target(c Case, metric, baseline string) *Target {
 	switch {
+	case c.Link == TAP && c.Measurement == Bulk && baseline == Fdbased && c.MTU == 1500:
+		return &Target{Op: ">=", Ratio: 2.0}
+	case c.Link == TAP && c.Measurement == Bulk && baseline == Fdbased && c.MTU == 65520:
+		return &Target{Op: ">=", Ratio: 1.2}
+	case c.Link == TAP && c.Measurement == RoundTrip && baseline == "" && metric == P50:
+		return &Target{Op: "<=", Ratio: TAPRoundTripLimit}
+	case c.Link == TAP && baseline != Gonet:
+		return nil
 	case c.Measurement == Bulk && baseline == Gonet:
 		return &Target{Op: ">=", Ratio: 1.0}
 	case c.Measurement == Bulk && baseline == Kernel && c.MTU == 65520:
@@ -259,6 +300,13 @@ func Compare(results []Result) []Comparison {
 		case Gentcp:
 			g := r.Case
 			g.System, g.Mode = Gonet, ""
+			if r.Link == TAP {
+				// On TAP: gonet on the same link, gonet on fdbased.
+				f := g
+				f.System = Fdbased
+				baselines = append(baselines, g, f)
+				break
+			}
 			k := g
 			k.System, k.MTU = Kernel, 0
 			o := k

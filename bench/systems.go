@@ -118,6 +118,13 @@ func (offloadPipe) Capabilities() netstack.LinkEndpointCapabilities {
 
 // newSystem builds the system a case runs on.
 func newSystem(c Case) (system, error) {
+	if c.Link == TAP {
+		switch c.System {
+		case Gentcp, Gonet, Fdbased:
+			return newTapSystem(c)
+		}
+		return nil, fmt.Errorf("bench: %s does not run on a TAP link", c.System)
+	}
 	switch c.System {
 	case Gentcp:
 		p, err := newPair(Memlink, c.MTU)
@@ -216,8 +223,14 @@ func (l *gentcpListener) dial() (stream, error) {
 // stream is the socket as a benchmark stream: the gen_tcp calls, or the
 // net.Conn adapter over the same socket in NetConn mode.
 func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) (stream, error) {
-	if !s.netConn {
-		return gentcpStream{s: sock, append: s.append}, nil
+	return gentcpStreamOf(sock, owner, s.netConn, s.append)
+}
+
+// gentcpStreamOf is sock as a benchmark stream: read with Recv, with
+// RecvAppend (appendMode) or through the net.Conn adapter (netConn).
+func gentcpStreamOf(sock *gentcp.Socket, owner *gentcp.Process, netConn, appendMode bool) (stream, error) {
+	if !netConn {
+		return gentcpStream{s: sock, append: appendMode}, nil
 	}
 	c, err := gentcp.NewConn(owner, sock)
 	if err != nil {

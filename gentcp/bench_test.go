@@ -1,7 +1,6 @@
 package gentcp_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -54,31 +53,6 @@ func benchSystems(c bench.Case, modes ...string) []bench.Case {
 // benchmark's own name says.
 func subName(c bench.Case) string { return strings.TrimPrefix(c.Name(), c.Measurement+"/") }
 
-// runCase runs b.N operations of one case and reports its figures.
-func runCase(b *testing.B, c bench.Case) {
-	s, err := bench.Start(c)
-	if errors.Is(err, bench.ErrUnavailable) {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if c.Measurement == bench.Bulk {
-		b.SetBytes(bench.Chunk)
-	}
-	b.ResetTimer()
-	if err := s.Run(b.N); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	for k, v := range s.Metrics() {
-		if k != bench.BytesPerSec && k != bench.Mean { // MB/s and ns/op say these
-			b.ReportMetric(v, k)
-		}
-	}
-}
-
 // BenchmarkBulk is one-way throughput with 64 KiB writes and reads, over 1
 // and 8 connections, in both directions; an op is one 64 KiB chunk.
 // gentcp runs three times: with Send/Recv (a fresh binary per Recv, as in
@@ -92,7 +66,7 @@ func BenchmarkBulk(b *testing.B) {
 				if c.System == bench.OTP && c.Mode != "" {
 					continue
 				}
-				b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+				b.Run(subName(c), func(b *testing.B) { bench.RunB(b, c) })
 			}
 		}
 	}
@@ -102,7 +76,7 @@ func BenchmarkBulk(b *testing.B) {
 // p50-ns and p99-ns its percentiles.
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, c := range benchSystems(bench.Case{Measurement: bench.RoundTrip}) {
-		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+		b.Run(subName(c), func(b *testing.B) { bench.RunB(b, c) })
 	}
 }
 
@@ -110,7 +84,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // connection at a time; conn/s is the rate.
 func BenchmarkConnRate(b *testing.B) {
 	for _, c := range benchSystems(bench.Case{Measurement: bench.ConnRate}) {
-		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+		b.Run(subName(c), func(b *testing.B) { bench.RunB(b, c) })
 	}
 }
 
@@ -122,7 +96,7 @@ func BenchmarkMessageRate(b *testing.B) {
 		if c.System != bench.Gentcp && c.System != bench.OTP {
 			c.Mode = ""
 		}
-		b.Run(subName(c), func(b *testing.B) { runCase(b, c) })
+		b.Run(subName(c), func(b *testing.B) { bench.RunB(b, c) })
 	}
 }
 

@@ -29,6 +29,7 @@ type benchSettings struct {
 	Measurements []string `json:"measurements"`
 	Systems      []string `json:"systems"`
 	MTUs         []int    `json:"mtus"`
+	TAPMTUs      []int    `json:"tap_mtus,omitempty"`
 	Conns        []int    `json:"conns"`
 	Dirs         []string `json:"dirs"`
 	Idle         int      `json:"idle"`
@@ -46,6 +47,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	conns := fs.String("conns", "1,8", "bulk: parallel connections")
 	dirs := fs.String("dirs", "up,down", "bulk: directions (up: the connecting side sends)")
 	idle := fs.Int("idle", 10000, "memory: idle connections")
+	tapOn := fs.Bool("tap", false, "also bulk (1 connection) and rtt on a TAP device against the kernel in a namespace it makes (root)")
+	tapMTUs := fs.String("tap-mtus", "1500,65520", "with --tap: TAP MTUs")
 	per := fs.Duration("time", time.Second, "how long each case runs")
 	runs := fs.Int("runs", 1, "repeat everything this many times; figures are median, min, max")
 	quick := fs.Bool("quick", false, "a smoke run: 20ms per case, 200 idle connections (for tests; figures are noise)")
@@ -58,6 +61,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "\nMeasures gentcp on a memlink against gVisor's gonet on the same link, Go's net over")
 		fmt.Fprintln(stderr, "kernel loopback and OTP's gen_tcp (escript) over kernel loopback; prints every")
 		fmt.Fprintln(stderr, "figure with its baselines and ratios (gentcp / baseline). Progress goes to stderr.")
+		fmt.Fprintln(stderr, "With --tap (root) it also measures gentcp and gonet on a TAP device against the")
+		fmt.Fprintln(stderr, "kernel in a network namespace, with gonet on gVisor's fdbased link as the baseline.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -83,6 +88,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if plan.Conns, err = ints("--conns", *conns, 1, 1024); err != nil {
 		return err
+	}
+	if *tapOn {
+		if plan.TAPMTUs, err = ints("--tap-mtus", *tapMTUs, 576, 65520); err != nil {
+			return err
+		}
+		if why := bench.TAPUnavailable(); why != "" {
+			return fmt.Errorf("--tap: %s", why)
+		}
 	}
 	if *quick {
 		*per, *idle = 20*time.Millisecond, 200
@@ -136,7 +149,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		Machine: bench.ThisMachine(),
 		Settings: benchSettings{
 			Command:      strings.Join(append([]string{"usertcp", "bench"}, args...), " "),
-			Measurements: plan.Measurements, Systems: plan.Systems, MTUs: plan.MTUs, Conns: plan.Conns,
+			Measurements: plan.Measurements, Systems: plan.Systems, MTUs: plan.MTUs, TAPMTUs: plan.TAPMTUs, Conns: plan.Conns,
 			Dirs: plan.Dirs, Idle: plan.Idle, TimeNS: per.Nanoseconds(), Runs: *runs, Quick: *quick,
 		},
 		Results:     results,
@@ -281,6 +294,9 @@ func rowLabel(c bench.Case) string {
 	if c.Measurement == bench.IdleMemory {
 		parts = append(parts, fmt.Sprintf("%d conns", c.Conns))
 	}
+	if c.Link != "" {
+		parts = append(parts, c.Link)
+	}
 	parts = append(parts, fmt.Sprintf("mtu %d", c.MTU))
 	return strings.Join(parts, ", ")
 }
@@ -288,7 +304,7 @@ func rowLabel(c bench.Case) string {
 // baselinesOf lists the baseline systems a measurement's rows have.
 func baselinesOf(rows []row) []string {
 	var out []string
-	for _, s := range []string{bench.Gonet, bench.Kernel, bench.OTP, bench.Pipe} {
+	for _, s := range []string{bench.Gonet, bench.Kernel, bench.OTP, bench.Pipe, bench.Fdbased} {
 		for _, r := range rows {
 			if _, ok := r.cmps[s]; ok {
 				out = append(out, s)

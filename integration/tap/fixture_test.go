@@ -56,9 +56,6 @@ type linkOptions struct {
 	// noOffload opens the TAP link without segmentation and checksum
 	// offload (tap.Options.NoOffload).
 	noOffload bool
-	// fdbased puts gVisor's own fdbased link on the namespace's TAP
-	// device instead of link/tap: the baseline of the TAP benchmarks.
-	fdbased bool
 }
 
 var families = []string{"inet", "inet6"}
@@ -109,10 +106,6 @@ func newLink(t testing.TB, kind string, o linkOptions) *testLink {
 		}
 		to.NoOffload = o.noOffload
 		l.peer = l.ns
-		if o.fdbased {
-			userLink = fdbasedLink(t, l.ns, o.userMTU)
-			break
-		}
 		ep, err := tap.New(to)
 		if err != nil {
 			t.Fatalf("tap.New: %v", err)
