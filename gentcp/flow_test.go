@@ -1,6 +1,7 @@
 package gentcp_test
 
 import (
+	"bytes"
 	"runtime"
 	"testing"
 	"time"
@@ -93,4 +94,55 @@ func TestSendTimeoutKeepsData(t *testing.T) {
 		got += len(d.Bytes)
 	}
 	assert.Equal(t, total, got, "the timed-out send's data arrived too")
+}
+
+// TestBusySendKeepsItsBytes: a send that makes the port busy waits with
+// its data in the queue without a copy, and copies what is still queued
+// when it returns, so the caller may reuse its buffer at once. The peer
+// receives the bytes as they were at the send, both for a send that
+// times out with most of its data queued and for one that returns once
+// the queue drained below low_watermark.
+func TestBusySendKeepsItsBytes(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected([]gentcp.Option{gentcp.Binary, gentcp.Active(false), gentcp.SendTimeout(100 * time.Millisecond),
+		gentcp.HighWatermark(8192), gentcp.LowWatermark(4096)}, passive...)
+	const size = 256 << 10
+	var want []byte
+	send := func(fill byte) error {
+		buf := bytes.Repeat([]byte{fill}, size)
+		err := c.Send(buf)
+		want = append(want, bytes.Repeat([]byte{fill}, size)...)
+		// The caller owns buf again: scribble over it.
+		for i := range buf {
+			buf[i] = 0xee
+		}
+		return err
+	}
+	// Fill everything until a send times out: its data stays queued,
+	// most of it not yet taken by the stack.
+	var err error
+	for i := 0; err == nil; i++ {
+		require.Less(t, i, 1000, "no send ever timed out")
+		err = send(byte(i%200) + 1)
+	}
+	require.Equal(t, gentcp.Timeout, err)
+	// One more send that waits while the peer reads, and returns ok.
+	require.NoError(t, c.Setopts(gentcp.SendTimeout(gentcp.Infinity)))
+	got := make(chan []byte, 1)
+	total := len(want) + size
+	go func() {
+		var b []byte
+		for len(b) < total {
+			d, err := a.Recv(0, 5*time.Second)
+			if err != nil {
+				break
+			}
+			b = append(b, d.Bytes...)
+		}
+		got <- b
+	}()
+	require.NoError(t, send(0xab))
+	b := <-got
+	require.Equal(t, len(want), len(b))
+	assert.True(t, bytes.Equal(want, b), "the peer got bytes the caller overwrote after its send returned")
 }

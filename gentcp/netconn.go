@@ -22,7 +22,7 @@ import (
 // true half-closes, and show_econnreset so a reset is ECONNRESET, as
 // net.TCPConn reports it, rather than EOF.
 var adapterOpts = []Option{Binary, Active(false), PacketRaw, Buffer(64 << 10),
-	ExitOnClose(false), ShowEconnreset(true), Nodelay(true), HighWatermark(1 << 20), LowWatermark(512 << 10)}
+	ExitOnClose(false), ShowEconnreset(true), Nodelay(true)}
 
 // Dial connects to address ("host:port") over network "tcp", "tcp4" or
 // "tcp6" and returns a net.Conn.

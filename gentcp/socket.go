@@ -1,6 +1,7 @@
 package gentcp
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"math"
@@ -519,14 +520,43 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 		} else if n-len(head) < len(data) {
 			s.enqueueLocked(append([]byte(nil), data[n-len(head):]...))
 		}
-	} else {
+		return nil
+	}
+	if s.sqLen+len(head)+len(data) < s.o.highWatermark {
 		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+		return nil
 	}
-	if !wasEmpty && s.sqLen >= s.o.highWatermark {
-		s.busy = true
-		return s.waitNotBusyLocked(ctx, limit)
+	// This send takes the queue to high_watermark: the port is busy and
+	// the send waits until the queue is below low_watermark. The caller
+	// cannot touch data until then, so the queue holds data itself rather
+	// than a copy, and only what is still queued when the send returns
+	// (less than low_watermark, unless it timed out) is copied then. In a
+	// bulk transfer that saves allocating and copying every byte once.
+	if len(head) > 0 {
+		s.enqueueLocked(append([]byte(nil), head...))
 	}
-	return nil
+	s.enqueueLocked(data)
+	s.busy = true
+	err := s.waitNotBusyLocked(ctx, limit)
+	s.unborrowLocked(data)
+	return err
+}
+
+// unborrowLocked replaces what is left of data in the queue, if anything,
+// with a copy, so that the queue no longer refers to the caller's bytes.
+// The drain takes bytes from the front of an entry, so what is left of
+// data is an entry that ends where data ends.
+func (s *Socket) unborrowLocked(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	last := &data[len(data)-1]
+	for i, e := range s.sq {
+		if len(e) > 0 && &e[len(e)-1] == last {
+			s.sq[i] = bytes.Clone(e)
+			return
+		}
+	}
 }
 
 // writeLocked writes head and data to the endpoint without blocking and
