@@ -31,4 +31,14 @@
 // checksum offload and a 1 s TIME_WAIT; gentcp and gonet share them. The
 // OTP side is otp/bench.escript, embedded and run through escript; it talks
 // to 127.0.0.1 only.
+//
+// TAP cases (Case.Link = TAP, Plan.TAPMTUs, `usertcp bench --tap`) put one
+// stack on a TAP device whose other side is the kernel in a network
+// namespace the case makes and removes (root): the stack connects, the
+// kernel accepts and echoes. They run bulk (one connection) and rtt for
+// Gentcp and Gonet on link/tap with its offloads, and Fdbased, gVisor's
+// gonet on gVisor's fdbased link over the same device (no virtio-net
+// header, one readv or writev per frame), the baseline the TAP targets
+// name. Without root they are skipped as unavailable. RunB runs any case
+// as a go test benchmark.
 package bench

@@ -47,10 +47,12 @@ func (p Plan) withDefaults() Plan {
 }
 
 // Cases lists the plan's cases, grouped by measurement, gentcp first in
-// each group and its baselines after it.
+// each group and its baselines after it; TAP cases come last, because the
+// kernel tears a namespace down in the background after each, which would
+// slow the case that follows.
 func (p Plan) Cases() []Case {
 	p = p.withDefaults()
-	var out []Case
+	var out, tapCases []Case
 	has := func(s string) bool { return slices.Contains(p.Systems, s) }
 	// add appends base for each system, at each MTU for the memlink ones;
 	// modes are gentcp's (and OTP's when otpModes).
@@ -99,14 +101,14 @@ func (p Plan) Cases() []Case {
 				for _, m := range modes {
 					c := base
 					c.System, c.Mode = Gentcp, m
-					out = append(out, c)
+					tapCases = append(tapCases, c)
 				}
 			}
 			if has(Gonet) {
 				for _, sys := range []string{Gonet, Fdbased} {
 					c := base
 					c.System = sys
-					out = append(out, c)
+					tapCases = append(tapCases, c)
 				}
 			}
 		}
@@ -137,7 +139,7 @@ func (p Plan) Cases() []Case {
 			}
 		}
 	}
-	return out
+	return append(out, tapCases...)
 }
 
 // Stat is one metric over the runs of a suite.
