@@ -68,8 +68,7 @@ type Options struct {
 	// them to the link: the wire, faults and captures still see
 	// MTU-sized frames, but the TCP state machine runs once per 64 KiB
 	// instead of once per frame.
-	NoGSO bool
-
+	//
 	// With ChecksumOffload, and no impairment, capture or LockStep, the
 	// link goes one step further, as a Linux veth pair does: a segment of
 	// up to 64 KiB crosses whole (gVisor's host GSO), and the receiving
@@ -77,6 +76,7 @@ type Options struct {
 	// MTU still sets the MSS each side announces. Faults set later with
 	// SetFaults or SetDelay then act on whole segments: a lost one is a
 	// burst of lost MSS-sized segments.
+	NoGSO bool
 
 	// LockStep makes the link deliver nothing by itself: frames wait on
 	// one queue both directions share, in the order they reached the
