@@ -94,6 +94,17 @@
 // packet framing; active delivery with once/N flow control; the
 // controlling process and its mailbox moves.
 //
+// # Goroutines
+//
+// An idle socket holds no goroutine, passive or active, so 100,000 idle
+// connections cost heap and nothing else (BENCHMARKS.md, memory). An active
+// socket's reader runs while there is something to deliver and returns when
+// the endpoint has nothing more; netstack's readable callback starts a new
+// one when data, a close or an error comes. A send queue's drain goroutine
+// runs only while the queue holds bytes. Under a Scheduler (package sim)
+// readers wait as goroutines instead, since the scheduler must see every
+// wait.
+//
 // # Differences from OTP
 //
 //   - Exceptions are errors. OTP exits with badarg or function_clause; Go

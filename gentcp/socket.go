@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -60,6 +61,13 @@ type Socket struct {
 	// recv_len_poll_timeout_stale_length).
 	staleRemain int
 	reading     bool // the active-mode reader goroutine runs
+	// parked: an active socket whose reader found nothing to read and
+	// left; kick (the endpoint's readable callback) starts a reader
+	// again. Idle active sockets therefore hold no goroutine. Only
+	// without a Scheduler, whose readers wait as goroutines it can see.
+	parked    atomic.Bool
+	kickEntry waiter.Entry
+	kickArmed bool // kickEntry is registered with wq
 	// readSinceDeliver: bytes were read from the endpoint since the last
 	// active delivery (OTP judges packet_size only on arrival).
 	readSinceDeliver bool
@@ -1285,6 +1293,7 @@ func (s *Socket) startReaderLocked() {
 		return
 	}
 	s.reading = true
+	s.parked.Store(false) // this reader takes over; a late kick finds nothing parked
 	s.goReader()
 }
 
@@ -1295,17 +1304,52 @@ func (s *Socket) deliversLocked() bool {
 		s.owner != nil && !s.dead && !s.eofSeen
 }
 
+// readerEvents wake an active socket's reader: data, the peer's close or
+// reset, an error.
+const readerEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
+
 // reader delivers packets to the owner while the socket is active. With
 // once or N it reads only what the owner asked for, so data the owner has
 // not asked for stays in the TCP receive buffer and the window slows the
-// sender.
+// sender. startReaderLocked set s.reading for it.
 func (s *Socket) reader() {
-	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
-	s.wq.EventRegister(&entry)
-	defer s.wq.EventUnregister(&entry)
+	var ch <-chan struct{}
+	if s.node.sched != nil {
+		entry, c := waiter.NewChannelEntry(readerEvents)
+		s.wq.EventRegister(&entry)
+		defer s.wq.EventUnregister(&entry)
+		ch = c
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer func() { s.reading = false }()
+	s.readLoopLocked(ch)
+}
+
+// resumeReader is the reader kick starts for a parked socket, unless the
+// socket no longer delivers or another reader runs already.
+func (s *Socket) resumeReader() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.deliversLocked() {
+		return
+	}
+	s.reading = true
+	defer func() { s.reading = false }()
+	s.readLoopLocked(nil)
+}
+
+// kick is the endpoint's readable callback for a socket without a
+// Scheduler. netstack calls it from its own goroutines, perhaps with
+// endpoint locks held, so it takes no lock: it only starts a reader if
+// one parked.
+func (s *Socket) kick(waiter.EventMask) {
+	if s.parked.CompareAndSwap(true, false) {
+		go s.resumeReader()
+	}
+}
+
+func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 	for {
 		if s.closed || s.o.active == activeFalse || s.owner == nil || s.dead || s.eofSeen {
 			return
@@ -1324,10 +1368,9 @@ func (s *Socket) reader() {
 			if terr := s.fillLocked(s.readWant(0)); terr == nil {
 				continue
 			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
-				changed := s.changedLocked()
-				s.mu.Unlock()
-				s.node.waitEither(ch, changed)
-				s.mu.Lock()
+				if !s.awaitDataLocked(ch) {
+					return
+				}
 				continue
 			} else {
 				s.noteReadErrorLocked(terr)
@@ -1349,14 +1392,41 @@ func (s *Socket) reader() {
 		switch terr.(type) {
 		case nil:
 		case *tcpip.ErrWouldBlock:
-			changed := s.changedLocked()
-			s.mu.Unlock()
-			s.node.waitEither(ch, changed)
-			s.mu.Lock()
+			if !s.awaitDataLocked(ch) {
+				return
+			}
 		default:
 			s.noteReadErrorLocked(terr)
 		}
 	}
+}
+
+// awaitDataLocked is the reader's wait for more input. Under a Scheduler
+// (ch set) the goroutine waits for the endpoint or a state change, as the
+// scheduler must see it park. Without one the socket parks instead and
+// awaitDataLocked reports false: the reader returns, and kick starts
+// another when data comes (every state change that can make a socket
+// deliver calls startReaderLocked itself).
+func (s *Socket) awaitDataLocked(ch <-chan struct{}) bool {
+	if ch != nil {
+		changed := s.changedLocked()
+		s.mu.Unlock()
+		s.node.waitEither(ch, changed)
+		s.mu.Lock()
+		return true
+	}
+	if !s.kickArmed {
+		s.kickArmed = true
+		s.kickEntry = waiter.NewFunctionEntry(readerEvents, s.kick)
+		s.wq.EventRegister(&s.kickEntry)
+	}
+	s.parked.Store(true)
+	// An event between the failed read and the Store found nothing
+	// parked and started no reader: look once more before leaving.
+	if s.ep.Readiness(readerEvents) != 0 && s.parked.CompareAndSwap(true, false) {
+		return true
+	}
+	return false
 }
 
 // deliverLocked sends one data message and counts it against once/N.
@@ -1422,6 +1492,11 @@ func (s *Socket) closeHandleLocked() {
 	}
 	s.closed = true
 	s.node.open.Add(-1)
+	if s.kickArmed {
+		s.kickArmed = false
+		s.parked.Store(false)
+		s.wq.EventUnregister(&s.kickEntry)
+	}
 	// A closed handle receives nothing more: release the receive buffer
 	// (the user may keep the handle around for a long time).
 	s.rbuf, s.rbase = nil, nil
