@@ -147,26 +147,11 @@ func ipCmd(args ...string) error {
 // openFdbased opens the namespace's device as a plain TAP descriptor for
 // gVisor's fdbased link.
 func (s *tapSystem) openFdbased(mtu int) (netstack.LinkEndpoint, error) {
-	err := tap.InNetns(s.ns, func() error {
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		ifr, err := unix.NewIfreq(tapDevice)
-		if err == nil {
-			ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-			err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
-		}
-		if err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("open %s for fdbased: %w", tapDevice, err)
-		}
-		s.fd = fd
-		return nil
-	})
+	fd, err := tap.OpenFD(tap.Options{Name: tapDevice, Netns: s.ns})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s for fdbased: %w", tapDevice, err)
 	}
+	s.fd = fd
 	return fdbased.New(&fdbased.Options{
 		FDs: []int{s.fd}, MTU: uint32(mtu), EthernetHeader: true,
 		Address:            tcpip.LinkAddress("\x02\x75\x00\x00\x00\xfd"),

@@ -147,6 +147,35 @@ type Counters struct {
 // New opens the TAP device opts describes, creating it if it does not
 // exist, and returns it as a link. On error nothing is left open or
 // created, and the error is an *OpenError matching ErrNoTun,
+// OpenFD opens the device opts names as New does (Name, Netns; a device
+// it creates gets the kernel-side settings and comes up), but returns the
+// bare non-blocking descriptor, of plain Ethernet frames without a
+// virtio-net header, for a link endpoint made elsewhere such as gVisor's
+// fdbased. The other options are ignored. The caller owns fd; closing it
+// deletes a device OpenFD created. Errors are New's.
+func OpenFD(opts Options) (fd int, err error) {
+	if opts.Name == "" {
+		opts.Name = DefaultName
+	}
+	if len(opts.Name) > 15 {
+		return -1, fmt.Errorf("tap: device name %q is longer than 15 bytes", opts.Name)
+	}
+	opts.NoOffload = true
+	var dev opened
+	err = InNetns(opts.Netns, func() error {
+		var err error
+		dev, err = openDevice(&opts)
+		return err
+	})
+	if oe, ok := err.(*OpenError); ok && oe.Name == "" {
+		oe.Name = opts.Name
+	}
+	if err != nil {
+		return -1, err
+	}
+	return dev.fd, nil
+}
+
 // ErrPermission, ErrBusy, ErrNotTAP or ErrNoNetns where one applies.
 func New(opts Options) (*Endpoint, error) {
 	if opts.Name == "" {
