@@ -213,3 +213,22 @@ func TestTAPPlanAndCompare(t *testing.T) {
 	assert.Contains(t, got, bench.Gonet)
 	assert.NotContains(t, got, bench.Kernel, "TAP figures are not compared with loopback")
 }
+
+// TestMemoryTargetBothModes: the limit per idle connection pair
+// judges gentcp's passive and active figures alike.
+func TestMemoryTargetBothModes(t *testing.T) {
+	var res []bench.Result
+	for _, mode := range []string{bench.Passive, bench.ActiveTrue} {
+		c := bench.Case{Measurement: bench.IdleMemory, System: bench.Gentcp, MTU: 1500, Conns: 200, Mode: mode}
+		res = append(res, bench.Result{Name: c.Name(), Case: c,
+			Metrics: map[string]bench.Stat{bench.BytesPerCon: bench.NewStat([]float64{bench.MemoryLimit + 1})}})
+	}
+	judged := map[string]bool{}
+	for _, c := range bench.Compare(res) {
+		if c.Target != nil && c.Baseline == "" {
+			judged[c.Case] = true
+			assert.False(t, c.Target.Met, "%s above the limit is not met", c.Case)
+		}
+	}
+	assert.Len(t, judged, 2, "both modes judged: %v", judged)
+}
