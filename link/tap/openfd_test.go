@@ -61,4 +61,14 @@ func TestOpenFD(t *testing.T) {
 	if _, err := tap.OpenFD(tap.Options{Name: "lo", Netns: ns.Name}); !errors.Is(err, tap.ErrNotTAP) {
 		t.Errorf("OpenFD(lo) = %v, want ErrNotTAP", err)
 	}
+	// Settings New refuses before touching the kernel, OpenFD refuses too.
+	for _, o := range []tap.Options{
+		{Name: "a-name-of-16-byte", Netns: ns.Name},
+		{Name: "plain%d", Netns: ns.Name, KernelMTU: 10},
+	} {
+		if fd, err := tap.OpenFD(o); err == nil {
+			unix.Close(fd)
+			t.Errorf("OpenFD(%+v) = nil error, want a refusal", o)
+		}
+	}
 }

@@ -144,9 +144,6 @@ type Counters struct {
 	Received, ReceivedBytes, Runts uint64
 }
 
-// New opens the TAP device opts describes, creating it if it does not
-// exist, and returns it as a link. On error nothing is left open or
-// created, and the error is an *OpenError matching ErrNoTun,
 // OpenFD opens the device opts names as New does (Name, Netns; a device
 // it creates gets the kernel-side settings and comes up), but returns the
 // bare non-blocking descriptor, of plain Ethernet frames without a
@@ -154,41 +151,57 @@ type Counters struct {
 // fdbased. The other options are ignored. The caller owns fd; closing it
 // deletes a device OpenFD created. Errors are New's.
 func OpenFD(opts Options) (fd int, err error) {
-	if opts.Name == "" {
-		opts.Name = DefaultName
-	}
-	if len(opts.Name) > 15 {
-		return -1, fmt.Errorf("tap: device name %q is longer than 15 bytes", opts.Name)
+	if err := checkDevice(&opts); err != nil {
+		return -1, err
 	}
 	opts.NoOffload = true
-	var dev opened
-	err = InNetns(opts.Netns, func() error {
-		var err error
-		dev, err = openDevice(&opts)
-		return err
-	})
-	if oe, ok := err.(*OpenError); ok && oe.Name == "" {
-		oe.Name = opts.Name
-	}
+	dev, err := openIn(&opts)
 	if err != nil {
 		return -1, err
 	}
 	return dev.fd, nil
 }
 
-// ErrPermission, ErrBusy, ErrNotTAP or ErrNoNetns where one applies.
-func New(opts Options) (*Endpoint, error) {
+// checkDevice defaults and checks what New and OpenFD both give the
+// kernel: the device name and the kernel side's MTU.
+func checkDevice(opts *Options) error {
 	if opts.Name == "" {
 		opts.Name = DefaultName
 	}
 	if len(opts.Name) > 15 {
-		return nil, fmt.Errorf("tap: device name %q is longer than 15 bytes", opts.Name)
+		return fmt.Errorf("tap: device name %q is longer than 15 bytes", opts.Name)
+	}
+	if opts.KernelMTU != 0 && (opts.KernelMTU < MinMTU || opts.KernelMTU > MaxMTU) {
+		return fmt.Errorf("tap: kernel MTU %d outside %d..%d", opts.KernelMTU, MinMTU, MaxMTU)
+	}
+	return nil
+}
+
+// openIn opens the device in opts.Netns; an OpenError names the device
+// asked for when the kernel gave no name.
+func openIn(opts *Options) (opened, error) {
+	var dev opened
+	err := InNetns(opts.Netns, func() error {
+		var err error
+		dev, err = openDevice(opts)
+		return err
+	})
+	if oe, ok := err.(*OpenError); ok && oe.Name == "" {
+		oe.Name = opts.Name
+	}
+	return dev, err
+}
+
+// New opens the TAP device opts describes, creating it if it does not
+// exist, and returns it as a link. On error nothing is left open or
+// created, and the error is an *OpenError matching ErrNoTun,
+// ErrPermission, ErrBusy, ErrNotTAP or ErrNoNetns where one applies.
+func New(opts Options) (*Endpoint, error) {
+	if err := checkDevice(&opts); err != nil {
+		return nil, err
 	}
 	if opts.MTU != 0 && (opts.MTU < MinMTU || opts.MTU > MaxMTU) {
 		return nil, fmt.Errorf("tap: MTU %d outside %d..%d", opts.MTU, MinMTU, MaxMTU)
-	}
-	if opts.KernelMTU != 0 && (opts.KernelMTU < MinMTU || opts.KernelMTU > MaxMTU) {
-		return nil, fmt.Errorf("tap: kernel MTU %d outside %d..%d", opts.KernelMTU, MinMTU, MaxMTU)
 	}
 	if opts.ChecksumOffload && opts.Corrupt > 0 {
 		return nil, errors.New("tap: Corrupt needs checksums: turn ChecksumOffload off")
@@ -213,15 +226,7 @@ func New(opts Options) (*Endpoint, error) {
 		return nil, err
 	}
 
-	var dev opened
-	err := InNetns(opts.Netns, func() error {
-		var err error
-		dev, err = openDevice(&opts)
-		return err
-	})
-	if oe, ok := err.(*OpenError); ok && oe.Name == "" {
-		oe.Name = opts.Name
-	}
+	dev, err := openIn(&opts)
 	if err != nil {
 		return nil, err
 	}
