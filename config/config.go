@@ -166,7 +166,8 @@ type TCP struct {
 	// SACK turns selective acknowledgements (RFC 2018) on or off.
 	SACK *bool
 
-	// RACK turns RACK-TLP loss detection (RFC 8985) on or off.
+	// RACK turns RACK-TLP loss detection (RFC 8985) on or off (off by
+	// default: see stack.TCPOptions.RACK).
 	RACK *bool
 
 	// SendBuffer and ReceiveBuffer bound the socket buffers, as Linux's

@@ -107,7 +107,7 @@ func TestLoad_Example(t *testing.T) {
 				TCP: TCP{
 					CongestionControl:     Cubic,
 					SACK:                  ptr(true),
-					RACK:                  ptr(true),
+					RACK:                  ptr(false),
 					SendBuffer:            BufferSizes{Min: 4096, Default: 1 << 20, Max: 4 << 20},
 					ReceiveBuffer:         BufferSizes{Min: 4096, Default: 1 << 20, Max: 4 << 20},
 					MinRTO:                200 * time.Millisecond,

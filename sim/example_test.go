@@ -65,8 +65,8 @@ func Example() {
 	})
 	fmt.Printf("%v virtual, %d frames, error %v\n", res.Elapsed, len(res.Frames), err)
 	// Output:
-	// 240ms: ping 0
-	// 1m11.0125s: ping 1
-	// 1m12.0225s: ping 2
-	// 1m13.0275s virtual, 17 frames, error <nil>
+	// 220ms: ping 0
+	// 1m4.98s: ping 1
+	// 1m5.99s: ping 2
+	// 1m6.995s virtual, 17 frames, error <nil>
 }

@@ -103,9 +103,18 @@ type BufferRange struct {
 type TCPOptions struct {
 	// NoSACK turns selective acknowledgements off (on by default).
 	NoSACK bool
-	// NoRACK turns RACK-TLP loss detection off (on by default; it recovers
-	// from tail losses without waiting for the retransmission timeout).
-	NoRACK bool
+	// RACK turns on netstack's RACK-TLP loss detection (RFC 8985). It is
+	// off by default, unlike Linux, because netstack's RACK recovers from
+	// losses among many small segments one segment per retransmission
+	// timeout: after a timeout it enters SACK recovery while every
+	// unacknowledged segment above the highest SACK still counts in the
+	// pipe, so a stream of 64-byte messages with {nodelay,true} that loses
+	// a run of segments takes minutes instead of one timeout (sim's
+	// TestSmallSegmentLossRecovery measures both). Its tail loss probe is
+	// also not bounded by the retransmission timeout (integration/soak's
+	// TestTailLossProbeBoundedByMaxRTO). Without it, SACK (RFC 6675) and
+	// NewReno recover, and a tail loss waits for one timeout.
+	RACK bool
 	// CongestionControl is "reno" (netstack's default) or "cubic".
 	CongestionControl string
 	// SendBuffer and ReceiveBuffer bound the socket buffers.
@@ -383,7 +392,7 @@ func (s *Stack) setTCPOptions() error {
 		return err
 	}
 	var rec tcpip.TCPRecovery
-	if !t.NoRACK {
+	if t.RACK {
 		rec = tcpip.TCPRACKLossDetection
 	}
 	if err := set("RACK", &rec); err != nil {

@@ -47,11 +47,17 @@ func TestNewAppliesTCPOptions(t *testing.T) {
 	assert.True(t, bool(sack), "SACK is on by default")
 	var rec tcpip.TCPRecovery
 	require.Nil(t, ns.TransportProtocolOption(tcp.ProtocolNumber, &rec))
-	assert.Equal(t, tcpip.TCPRACKLossDetection, rec, "RACK is on by default")
+	assert.Zero(t, rec, "RACK is off by default (stack.TCPOptions.RACK says why)")
 	var rb tcpip.TCPReceiveBufferSizeRangeOption
 	require.Nil(t, ns.TransportProtocolOption(tcp.ProtocolNumber, &rb))
 	assert.Equal(t, 8<<20, rb.Max)
 	assert.NotZero(t, rb.Min, "unset fields keep netstack's default")
+
+	withRACK, err := stack.New(stack.Options{NICs: []stack.NIC{nic("eth0", "10.1.0.1/24")}, TCP: stack.TCPOptions{RACK: true}})
+	require.NoError(t, err)
+	defer withRACK.Close()
+	require.Nil(t, withRACK.Netstack().TransportProtocolOption(tcp.ProtocolNumber, &rec))
+	assert.Equal(t, tcpip.TCPRACKLossDetection, rec, "RACK: true turns it on")
 }
 
 func TestAddressesRoutesAndHosts(t *testing.T) {

@@ -153,7 +153,7 @@ func stackOptions(sc config.Stack, end netstack.LinkEndpoint, seed uint64) stack
 		o.TCP.NoSACK = !*t.SACK
 	}
 	if t.RACK != nil {
-		o.TCP.NoRACK = !*t.RACK
+		o.TCP.RACK = *t.RACK
 	}
 	if t.ModerateReceiveBuffer != nil {
 		o.TCP.NoModerateReceiveBuffer = !*t.ModerateReceiveBuffer

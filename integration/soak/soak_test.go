@@ -12,7 +12,7 @@
 //	-soak.conns=N -soak.bytes=N  override the size
 //	-soak.parallel=N             seeds run at once (default 4; 1 at full size)
 //	-soak.deadline=D             bound on one seed (default 90 s plus 2 s a MiB moved)
-//	-soak.rack                   keep netstack's RACK-TLP on (see TestTailLossProbeBoundedByMaxRTO)
+//	-soak.rack                   turn netstack's RACK-TLP on (see TestTailLossProbeBoundedByMaxRTO)
 //
 // Seeds run a few at a time: a seed spends most of its time waiting (the
 // partition, retransmission timers), not computing. Goroutines and the
@@ -62,7 +62,7 @@ var (
 	flagPar      = flag.Int("soak.parallel", 0, "seeds run at once (0: 4, or 1 at full size)")
 	flagDeadline = flag.Duration("soak.deadline", 0, "bound on one seed's run (0: 90 s plus 2 s for every MiB moved)")
 	flagProgress = flag.Bool("soak.progress", false, "log every second what each unfinished connection has moved")
-	flagRACK     = flag.Bool("soak.rack", false, "keep RACK-TLP loss detection on (netstack's tail loss probe then waits 2 x SRTT, seconds after a partition)")
+	flagRACK     = flag.Bool("soak.rack", false, "turn RACK-TLP loss detection on (netstack's tail loss probe then waits 2 x SRTT, seconds after a partition)")
 )
 
 func envUint(name string) uint64 {
@@ -313,7 +313,7 @@ func runSoak(t *testing.T, seed uint64, sz size) {
 		// RACK-TLP off: netstack's tail loss probe fires after 2 x SRTT
 		// without the MaxRTO cap, and SRTT inflates to seconds on this
 		// link; see TestTailLossProbeBoundedByMaxRTO.
-		NoRACK:   !*flagRACK,
+		RACK:     *flagRACK,
 		TimeWait: time.Second,
 	}
 	mk := func(l *memlink.End, a4 netip.Addr, rngSeed uint64) *stack.Stack {

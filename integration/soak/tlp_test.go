@@ -22,7 +22,7 @@ import (
 // TestTailLossProbeBoundedByMaxRTO: when the last segment of a burst is
 // lost, the sender retransmits it within MaxRTO, whatever its loss
 // detection. The soak found connections idle for seconds on a lossy link:
-// netstack's tail loss probe (RACK-TLP, on by default) waits 2 x SRTT with
+// netstack's tail loss probe (RACK-TLP, which stack.TCPOptions.RACK turns on) waits 2 x SRTT with
 // no cap (Linux caps the probe timeout by the pending RTO), and SRTT starts
 // at a second or more whenever a SYN was lost, because netstack
 // retransmits a SYN with its original timestamp, so the SYN-ACK's echo
@@ -38,14 +38,14 @@ func TestTailLossProbeBoundedByMaxRTO(t *testing.T) {
 		name   string
 		noRACK bool
 	}{
-		{"RACK-TLP on (the stack's default)", false},
-		{"RACK-TLP off", true},
+		{"RACK-TLP on", false},
+		{"RACK-TLP off (the stack's default)", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			// A is the client: its frames go through the injector.
 			p, inj := testutil.NewInjectedPair(t, memlink.Options{}, stack.TCPOptions{
-				MinRTO: 20 * time.Millisecond, MaxRTO: maxRTO, NoRACK: tc.noRACK,
+				MinRTO: 20 * time.Millisecond, MaxRTO: maxRTO, RACK: !tc.noRACK,
 			})
 			defer p.Close()
 			const port, size = 4000, 3000 // three segments: 1448 + 1448 + 104
