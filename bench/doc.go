@@ -18,7 +18,9 @@
 //	          both ends counted: a connection is a pair of sockets
 //	msgrate   64-byte messages framed {packet,4}, one-way; the gentcp
 //	          receiver in {active,once} (Setopts, Process.Receive) or
-//	          passive (Recv) mode; Go's baselines read frames with bufio
+//	          passive (Recv) mode; Go's baselines read frames with bufio.
+//	          A stream that delivers nothing for StallAfter fails the
+//	          case with ErrStalled instead of hanging the run
 //	link      bulk over gonet on memlink against gVisor's pipe link: the
 //	          link alone, without gentcp
 //

@@ -315,6 +315,65 @@ func (r *connRateRunner) close() error {
 // msgrate: 64-byte messages with a 4-byte big-endian length, one way
 // (client to server), one send per message.
 
+// StallAfter bounds how long a message-rate receiver may go without a
+// message. A stream of small segments that loses many of them can stall
+// for minutes in retransmission timeouts (netstack's RACK did, which is
+// why stack.TCPOptions.RACK is off by default); the case then fails with
+// ErrStalled instead of hanging the suite.
+const StallAfter = 10 * time.Second
+
+// ErrStalled says a message-rate stream delivered nothing for StallAfter.
+var ErrStalled = errors.New("bench: no message for " + StallAfter.String() + ": the stream stalled")
+
+// stallWatch counts a receiver's messages and calls stop, which must make
+// the receiver's blocked read fail, when the count stands still for
+// after (StallAfter in the workloads). It costs the receiver one atomic
+// add a message.
+type stallWatch struct {
+	received atomic.Int64
+	fired    atomic.Bool
+	done     chan struct{}
+	ended    chan struct{}
+}
+
+func watchStall(after time.Duration, stop func()) *stallWatch {
+	w := &stallWatch{done: make(chan struct{}), ended: make(chan struct{})}
+	go func() {
+		defer close(w.ended)
+		tick := time.NewTicker(after / 10)
+		defer tick.Stop()
+		last, still := w.received.Load(), time.Duration(0)
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-tick.C:
+			}
+			if n := w.received.Load(); n != last {
+				last, still = n, 0
+				continue
+			}
+			if still += after / 10; still >= after {
+				w.fired.Store(true)
+				stop()
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// end stops the watch; err is what the receiver returned, replaced by
+// ErrStalled if the watch made it fail.
+func (w *stallWatch) end(err error) error {
+	close(w.done)
+	<-w.ended
+	if w.fired.Load() {
+		return ErrStalled
+	}
+	return err
+}
+
 // framedRunner is the Go baseline: frames written one Write each, read
 // back with a bufio.Reader, as Go code does {packet,4} by hand.
 type framedRunner struct {
@@ -343,6 +402,11 @@ func startFramedMsgRate(sys system) (runner, error) {
 }
 
 func (r *framedRunner) run(n int) error {
+	watch := watchStall(StallAfter, func() { r.server.close() })
+	return watch.end(r.receive(n, watch))
+}
+
+func (r *framedRunner) receive(n int, watch *stallWatch) error {
 	sent := make(chan error, 1)
 	go func() {
 		for range n {
@@ -366,6 +430,7 @@ func (r *framedRunner) run(n int) error {
 		if _, err := io.ReadFull(r.rd, body[:size]); err != nil {
 			return err
 		}
+		watch.received.Add(1)
 	}
 	return <-sent
 }
@@ -414,6 +479,13 @@ func startGentcpMsgRate(sys *gentcpSystem, mode string) (runner, error) {
 }
 
 func (r *gentcpMsgRunner) run(n int) error {
+	// The receiving process's exit closes its socket and ends a Receive
+	// or Recv blocked on it.
+	watch := watchStall(StallAfter, r.rp.Exit)
+	return watch.end(r.receive(n, watch))
+}
+
+func (r *gentcpMsgRunner) receive(n int, watch *stallWatch) error {
 	sent := make(chan error, 1)
 	go func() {
 		for range n {
@@ -436,6 +508,7 @@ func (r *gentcpMsgRunner) run(n int) error {
 			if d, ok := m.(gentcp.TCP); !ok || len(d.Data.Bytes) != MessageSize {
 				return fmt.Errorf("unexpected message %v", m)
 			}
+			watch.received.Add(1)
 			continue
 		}
 		d, err := r.recv.Recv(0, gentcp.Infinity)
@@ -445,6 +518,7 @@ func (r *gentcpMsgRunner) run(n int) error {
 		if len(d.Bytes) != MessageSize {
 			return fmt.Errorf("message of %d bytes", len(d.Bytes))
 		}
+		watch.received.Add(1)
 	}
 	return <-sent
 }
