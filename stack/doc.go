@@ -1,7 +1,7 @@
 // Package stack builds a gVisor netstack stack from plain Options: NICs with
 // IPv4 and IPv6 addresses, routes, ARP and NDP, ICMP echo, and TCP tuned the
-// way usertcp wants it (SACK, RACK, a congestion control choice, buffer
-// ranges, RTO bounds, TIME_WAIT length, keepalive defaults).
+// way usertcp wants it (SACK, RACK only on request, a congestion control
+// choice, buffer ranges, RTO bounds, TIME_WAIT length, keepalive defaults).
 //
 // The package never creates a link: each NIC is given a
 // netstack LinkEndpoint (from link/memlink, link/tap, or any other package),
