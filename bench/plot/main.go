@@ -129,8 +129,12 @@ func throughputPlot(r report) (*plot.Plot, error) {
 		fmt.Sprintf("%s; median of %d runs, bars min-max", machine(r), r.Settings.Runs)
 	p.X.Label.Text = "MTU (bytes)"
 	p.Y.Label.Text = "GB/s"
-	p.Legend.Top = true
-	p.Legend.Left = true
+	// Bottom right: the lines run across the top, and no figure is near
+	// zero.
+	p.Legend.Top = false
+	p.Legend.Left = false
+	p.Legend.XOffs = -vg.Points(5)
+	p.Legend.YOffs = vg.Points(5)
 	series := map[string]*errPoints{}
 	flat := map[string]stat{}
 	var mtus []int
