@@ -160,7 +160,7 @@ func (f *demoFlags) apply(cfg *config.Config) error {
 	if f.mtu > 0 {
 		l.MTU = f.mtu
 	}
-	if err := f.impairFlags.apply(l); err != nil {
+	if err := f.impairFlags.apply(cfg); err != nil {
 		return err
 	}
 	if f.bytes < 0 || f.pings < 0 {

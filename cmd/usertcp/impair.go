@@ -8,12 +8,14 @@ import (
 )
 
 // impairFlags are the link-fault flags every command that builds a link
-// shares; an absent flag leaves the config's value alone.
+// shares, and --rack, which suits some of those links; an absent flag
+// leaves the config's value alone.
 type impairFlags struct {
 	seed                              optInt
 	loss, duplicate, corrupt, reorder optFloat
 	latency, jitter                   optDuration
 	rate                              string
+	rack                              bool
 }
 
 func (f *impairFlags) register(fs *flag.FlagSet) {
@@ -25,10 +27,19 @@ func (f *impairFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
 	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
 	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
+	fs.BoolVar(&f.rack, "rack", false, "turn on netstack's RACK-TLP loss detection in every stack: faster with much --jitter or --reorder, but a burst of lost small segments can stall a connection (off by default; see stack.TCPOptions.RACK)")
 }
 
-// apply writes the given flags into the link's config.
-func (f *impairFlags) apply(l *config.Link) error {
+// apply writes the given flags into the config: the link's faults, and
+// RACK into every stack.
+func (f *impairFlags) apply(cfg *config.Config) error {
+	if f.rack {
+		on := true
+		for i := range cfg.Stacks {
+			cfg.Stacks[i].TCP.RACK = &on
+		}
+	}
+	l := &cfg.Link
 	if f.seed.set {
 		l.Seed = f.seed.v
 	}

@@ -77,7 +77,7 @@ func (f *linkFlags) load() (*config.Config, error) {
 		}
 		l.MTU = f.mtu
 	}
-	if err := f.impairFlags.apply(l); err != nil {
+	if err := f.impairFlags.apply(cfg); err != nil {
 		return nil, usageError{err}
 	}
 	return cfg, nil
