@@ -33,8 +33,8 @@ func TestDemoSimIsReproducible(t *testing.T) {
 
 // TestDemoRackFlag: --rack turns on RACK-TLP in both stacks. On a link
 // with much jitter (frames overtake each other) the stacks without it take
-// reordering for loss and retransmit; with it they do not, and the echo
-// takes less virtual time. The simulation makes both runs exact.
+// reordering for loss and retransmit; with it they retransmit far less.
+// The simulation makes both runs exact.
 func TestDemoRackFlag(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	retrans := regexp.MustCompile(`retransmits:\s+server (\d+) of \d+ segments, client (\d+) of`)
