@@ -42,13 +42,19 @@ func (n *Node) SetMaxSockets(max int) { n.maxSockets.Store(int64(max)) }
 // OpenSockets returns how many sockets of the node are open.
 func (n *Node) OpenSockets() int { return int(n.open.Load()) }
 
-// reserveSocket counts a socket about to be made, or returns Emfile.
+// reserveSocket counts a socket about to be made, or returns Emfile. The
+// count only grows while it is under the cap, so OpenSockets never reports
+// more than the cap, not even while a refused reservation is undone.
 func (n *Node) reserveSocket() error {
-	if n.open.Add(1) > n.maxSockets.Load() && n.maxSockets.Load() > 0 {
-		n.open.Add(-1)
-		return Emfile
+	for {
+		cur := n.open.Load()
+		if max := n.maxSockets.Load(); max > 0 && cur >= max {
+			return Emfile
+		}
+		if n.open.CompareAndSwap(cur, cur+1) {
+			return nil
+		}
 	}
-	return nil
 }
 
 // NewNode returns the gen_tcp side of st.
