@@ -522,6 +522,14 @@ func (s *Stack) Close() {
 	s.closeOnce.Do(func() {
 		s.ns.Close()
 		s.ns.Wait()
+		// netstack's Wait waits for each link before it closes it (the
+		// Close is deferred past the Wait in removeNICLocked), and a
+		// link's Wait returns at once while the link is open: a link
+		// goroutine in the middle of a delivery would outlive Close.
+		// The links are closed now; wait for them again.
+		for _, n := range s.opts.NICs {
+			n.Link.Wait()
+		}
 	})
 }
 
