@@ -331,9 +331,11 @@ var ErrStalled = errors.New("bench: no message for " + StallAfter.String() + ": 
 // add a message.
 type stallWatch struct {
 	received atomic.Int64
-	fired    atomic.Bool
 	done     chan struct{}
 	ended    chan struct{}
+	// fired is set by the watch goroutine before it closes ended, and read
+	// by end only after that.
+	fired bool
 }
 
 func watchStall(after time.Duration, stop func()) *stallWatch {
@@ -354,7 +356,7 @@ func watchStall(after time.Duration, stop func()) *stallWatch {
 				continue
 			}
 			if still += after / 10; still >= after {
-				w.fired.Store(true)
+				w.fired = true
 				stop()
 				return
 			}
@@ -368,7 +370,7 @@ func watchStall(after time.Duration, stop func()) *stallWatch {
 func (w *stallWatch) end(err error) error {
 	close(w.done)
 	<-w.ended
-	if w.fired.Load() {
+	if w.fired {
 		return ErrStalled
 	}
 	return err

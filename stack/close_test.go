@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-
 	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/stack"
@@ -54,34 +50,23 @@ func TestCloseWaitsForTheLink(t *testing.T) {
 	for i := range 20 {
 		w := &lateWriter{}
 		p := testutil.NewPair(t, memlink.Options{Pcap: w}, stack.TCPOptions{})
-		l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: 5002}, ipv4.ProtocolNumber)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, srv := connectGonet(t, p)
 		var wg sync.WaitGroup
 		var moved atomic.Int64
 		wg.Add(2)
-		go func() {
+		go func() { // A reads until its stack closes
 			defer wg.Done()
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
 			buf := make([]byte, 64<<10)
 			for {
-				n, err := c.Read(buf)
+				n, err := srv.Read(buf)
 				moved.Add(int64(n))
 				if err != nil {
 					return
 				}
 			}
 		}()
-		go func() {
+		go func() { // B writes until its stack closes
 			defer wg.Done()
-			c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: 5002}, ipv4.ProtocolNumber)
-			if err != nil {
-				return
-			}
 			buf := make([]byte, 64<<10)
 			for {
 				if _, err := c.Write(buf); err != nil {

@@ -54,15 +54,13 @@ func BenchmarkTCPSettings(b *testing.B) {
 	}
 }
 
-// bulkOverPair writes b.N 64 KiB chunks from B to A over gonet and reads
-// them at A into one reused buffer.
-func bulkOverPair(b *testing.B, lo memlink.Options, tcp stack.TCPOptions) {
-	const chunk = 64 << 10
-	p := testutil.NewPair(b, lo, tcp)
-	defer p.Close()
-	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: 5001}, ipv4.ProtocolNumber)
+// connectGonet connects B to A over gonet: c is B's end, s is A's.
+func connectGonet(tb testing.TB, p *testutil.Pair) (c, s net.Conn) {
+	tb.Helper()
+	const port = 5001
+	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer l.Close()
 	accepted := make(chan net.Conn, 1)
@@ -74,15 +72,26 @@ func bulkOverPair(b *testing.B, lo memlink.Options, tcp stack.TCPOptions) {
 		}
 		accepted <- c
 	}()
-	c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: 5001}, ipv4.ProtocolNumber)
+	c, err = gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer c.Close()
 	s, ok := <-accepted
 	if !ok {
-		b.Fatal("accept failed")
+		c.Close()
+		tb.Fatal("accept failed")
 	}
+	return c, s
+}
+
+// bulkOverPair writes b.N 64 KiB chunks from B to A over gonet and reads
+// them at A into one reused buffer.
+func bulkOverPair(b *testing.B, lo memlink.Options, tcp stack.TCPOptions) {
+	const chunk = 64 << 10
+	p := testutil.NewPair(b, lo, tcp)
+	defer p.Close()
+	c, s := connectGonet(b, p)
+	defer c.Close()
 	defer s.Close()
 
 	b.SetBytes(chunk)
