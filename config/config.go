@@ -87,8 +87,14 @@ type Link struct {
 	Loss, Duplicate, Corrupt, Reorder float64
 
 	// Latency delays every frame; Jitter adds a random delay between 0 and
-	// Jitter on top. Zero (the default) means no delay.
+	// Jitter on top, as a queue of varying depth does: frames keep their
+	// order. Zero (the default) means no delay.
 	Latency, Jitter time.Duration
+
+	// JitterReorders draws each frame's jitter independently (Linux
+	// netem's jitter), so that frames overtake one another, as on a path
+	// over parallel queues. False (the default) keeps their order.
+	JitterReorders bool
 
 	// Rate caps the bandwidth, in bytes per second; zero (the default)
 	// means no cap. The file gives it as an integer of bytes per second or

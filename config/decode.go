@@ -100,6 +100,7 @@ type (
 		Reorder         *float64 `toml:"reorder"`
 		Latency         *string  `toml:"latency"`
 		Jitter          *string  `toml:"jitter"`
+		JitterReorders  *bool    `toml:"jitter_reorders"`
 		Rate            any      `toml:"rate"`
 		Ethernet        *bool    `toml:"ethernet"`
 		Name            *string  `toml:"name"`
@@ -218,6 +219,9 @@ func (d *decoding) link(f *fileLink) Link {
 	l.Reorder = d.probability("link.reorder", f.Reorder)
 	l.Latency = d.duration("link.latency", f.Latency, false)
 	l.Jitter = d.duration("link.jitter", f.Jitter, false)
+	if f.JitterReorders != nil {
+		l.JitterReorders = *f.JitterReorders
+	}
 	switch r := f.Rate.(type) {
 	case nil:
 	case int64:

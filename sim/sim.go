@@ -187,7 +187,7 @@ func New(opts Options) (*Sim, error) {
 	s.ends = [2]*memlink.End{a, b}
 	for i := range s.faults {
 		s.faults[i] = fault.Config{Loss: lo.Loss, Duplicate: lo.Duplicate, Corrupt: lo.Corrupt}
-		s.delays[i] = delay.Config{Latency: lo.Latency, Jitter: lo.Jitter, Reorder: lo.Reorder, Rate: lo.Rate}
+		s.delays[i] = delay.Config{Latency: lo.Latency, Jitter: lo.Jitter, JitterReorders: lo.JitterReorders, Reorder: lo.Reorder, Rate: lo.Rate}
 	}
 	specs := [2]Stack{opts.A, opts.B}
 	defaults := [2]struct{ name, addr string }{{"a", "10.0.0.1/24"}, {"b", "10.0.0.2/24"}}

@@ -118,7 +118,8 @@ type TCPOptions struct {
 	// The price of leaving it off is reordering: three duplicate ACKs
 	// count as a loss, so a path that reorders much halves the congestion
 	// window again and again. In sim, 16 MiB over a memlink with 5 ms of
-	// latency and 2 ms of jitter (netem-like: packets overtake each other)
+	// latency and 2 ms of independent jitter (memlink's JitterReorders,
+	// netem-like: packets overtake each other)
 	// move at 8 Mbit/s without RACK and at 700 Mbit/s with it; with 1 %
 	// reordering or 1 % loss, without RACK is the faster (80-90 against
 	// 27-49, 67-73 against 52-55 Mbit/s). Turn it on for links that

@@ -14,6 +14,7 @@ type impairFlags struct {
 	seed                              optInt
 	loss, duplicate, corrupt, reorder optFloat
 	latency, jitter                   optDuration
+	jitterReorders                    bool
 	rate                              string
 	rack                              bool
 }
@@ -25,7 +26,8 @@ func (f *impairFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.corrupt, "corrupt", "probability a frame gets one bit flipped, 0..1")
 	fs.Var(&f.reorder, "reorder", "probability a frame is held back and overtaken, 0..1")
 	fs.Var(&f.latency, "latency", "one-way latency, e.g. 5ms")
-	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms")
+	fs.Var(&f.jitter, "jitter", "extra random latency up to this, e.g. 1ms; frames keep their order, as behind a queue")
+	fs.BoolVar(&f.jitterReorders, "jitter-reorders", false, "draw each frame's --jitter independently, as netem does, so that frames overtake one another")
 	fs.StringVar(&f.rate, "rate", "", "bandwidth cap, e.g. 100Mbit or 10MB (bytes/s)")
 	fs.BoolVar(&f.rack, "rack", false, "turn on netstack's RACK-TLP loss detection in every stack: faster with much --jitter or --reorder, but a burst of lost small segments can stall a connection (off by default; see stack.TCPOptions.RACK)")
 }
@@ -61,6 +63,9 @@ func (f *impairFlags) apply(cfg *config.Config) error {
 	}
 	if f.jitter.set {
 		l.Jitter = f.jitter.v
+	}
+	if f.jitterReorders {
+		l.JitterReorders = true
 	}
 	if f.rate != "" {
 		r, err := config.ParseRate(f.rate)

@@ -59,6 +59,8 @@ func build(cfg *config.Config, pcap io.Writer) (*world, error) {
 		Jitter:    l.Jitter,
 		Rate:      int64(l.Rate),
 		Pcap:      pcap,
+
+		JitterReorders: l.JitterReorders,
 	}
 	if l.Ethernet != nil {
 		lo.Ethernet = *l.Ethernet

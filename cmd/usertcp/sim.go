@@ -40,7 +40,7 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout io.Write
 		Seed: uint64(l.Seed),
 		Link: memlink.Options{
 			MTU: uint32(l.MTU), Loss: l.Loss, Duplicate: l.Duplicate, Corrupt: l.Corrupt,
-			Reorder: l.Reorder, Latency: l.Latency, Jitter: l.Jitter, Rate: int64(l.Rate),
+			Reorder: l.Reorder, Latency: l.Latency, Jitter: l.Jitter, JitterReorders: l.JitterReorders, Rate: int64(l.Rate),
 			Pcap: pcap,
 		},
 	}

@@ -32,14 +32,14 @@ func TestDemoSimIsReproducible(t *testing.T) {
 }
 
 // TestDemoRackFlag: --rack turns on RACK-TLP in both stacks. On a link
-// with much jitter (frames overtake each other) the stacks without it take
-// reordering for loss and retransmit; with it they retransmit far less.
-// The simulation makes both runs exact.
+// with much independent jitter (--jitter-reorders: frames overtake each
+// other) the stacks without it take reordering for loss and retransmit;
+// with it they retransmit far less. The simulation makes both runs exact.
 func TestDemoRackFlag(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	retrans := regexp.MustCompile(`retransmits:\s+server (\d+) of \d+ segments, client (\d+) of`)
 	demo := func(extra ...string) (server, client int) {
-		args := append([]string{"demo", "--sim", "--seed", "1", "--latency", "5ms", "--jitter", "2ms",
+		args := append([]string{"demo", "--sim", "--seed", "1", "--latency", "5ms", "--jitter", "2ms", "--jitter-reorders",
 			"--bytes", "1000000", "--pings", "2"}, extra...)
 		code, out, errs := runCLI(t, args...)
 		require.Equal(t, 0, code, errs)

@@ -138,6 +138,7 @@ func buildTap(cfg *config.Config, pcapW io.Writer, netns string) (*world, error)
 		Reorder:         l.Reorder,
 		Latency:         l.Latency,
 		Jitter:          l.Jitter,
+		JitterReorders:  l.JitterReorders,
 		Rate:            int64(l.Rate),
 		Pcap:            pcapW,
 	}

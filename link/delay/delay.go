@@ -47,7 +47,24 @@ type Config struct {
 
 	// Jitter is the upper bound of a uniformly distributed extra delay,
 	// drawn per frame from [0, Jitter).
+	//
+	// By default jitter keeps the order of the direction, as the varying
+	// depth of a FIFO queue on a real path does: a frame is delivered at
+	// its own draw, or with the frame written before it if that one is
+	// due later, never before it. A frame's delay therefore stays in
+	// [Latency, Latency+Jitter) (plus the Rate's serialization), and a
+	// burst rides behind the slowest frame ahead of it. Only Reorder,
+	// or JitterReorders, makes frames overtake one another.
 	Jitter time.Duration
+
+	// JitterReorders draws each frame's jitter independently, as Linux
+	// netem does: a frame whose draw is smaller than the previous frame's
+	// by more than the time between them overtakes it. This models a
+	// path that spreads one flow over parallel routes or queues (link
+	// aggregation, multipath, a switch fabric), not one queue; with
+	// Jitter of a tenth of the spacing between back-to-back segments or
+	// more, TCP takes much of the resulting reordering for loss.
+	JitterReorders bool
 
 	// Reorder is the probability, in [0, 1], that a frame is held back
 	// by an extra ReorderDelay, so that frames written after it overtake
@@ -104,6 +121,11 @@ type Counters struct {
 
 	// Reordered is the number of frames held back by Reorder.
 	Reordered uint64
+
+	// OutOfOrder is the number of frames that left the delay line after
+	// a frame written after them, whatever the cause (Reorder, or
+	// JitterReorders): what a receiver sees arrive out of order.
+	OutOfOrder uint64
 
 	// Queued is the number of frames waiting now.
 	Queued int
@@ -177,6 +199,20 @@ type Endpoint struct {
 	// +checklocks:mu
 	lastDeparture tcpip.MonotonicTime
 
+	// lastDelivery is the latest delivery time given to a frame before
+	// any Reorder hold: with order-keeping jitter, the next frame is
+	// delivered no earlier.
+	//
+	// +checklocks:mu
+	lastDelivery tcpip.MonotonicTime
+
+	// leftHigh is one more than the highest seq of a frame that has
+	// left the queue (0 before the first): a frame leaving with a lower
+	// seq has been overtaken.
+	//
+	// +checklocks:mu
+	leftHigh uint64
+
 	// timer is made on first use and re-armed after; nil until then.
 	//
 	// +checklocks:mu
@@ -230,7 +266,9 @@ func New(lower stack.LinkEndpoint, cfg Config) (*Endpoint, error) {
 }
 
 // SetConfig replaces the delay parameters for frames written from now on;
-// frames already queued keep their delivery times. cfg.Seed and cfg.Clock
+// frames already queued keep their delivery times, and unless
+// cfg.JitterReorders is set a new frame still waits for them (a shorter
+// Latency does not let new frames overtake old ones). cfg.Seed and cfg.Clock
 // are ignored: the generator keeps its stream and the clock stays the one
 // given to New. It returns an error wrapping ErrInvalidConfig, and changes
 // nothing, if cfg is invalid.
@@ -349,6 +387,14 @@ func (e *Endpoint) enqueueLocked(pkt *stack.PacketBuffer) {
 	if e.cfg.Jitter > 0 {
 		at = at.Add(time.Duration(uJitter * float64(e.cfg.Jitter)))
 	}
+	// Even with JitterReorders, lastDelivery follows the latest frame, so
+	// that turning it off with SetConfig keeps new frames behind old ones.
+	if !e.cfg.JitterReorders && e.lastDelivery.After(at) {
+		at = e.lastDelivery
+	}
+	if at.After(e.lastDelivery) {
+		e.lastDelivery = at
+	}
 	if uReorder < e.cfg.Reorder {
 		at = at.Add(e.reorderDelayLocked())
 		e.counters.Reordered++
@@ -409,11 +455,16 @@ func (e *Endpoint) fire() {
 	e.armed = false
 	now := e.clock.NowMonotonic()
 	var batch stack.PacketBufferList
-	var size uint64
+	var size, late uint64
 	for len(e.queue) > 0 && !e.queue[0].deliverAt.After(now) {
 		f := heap.Pop(&e.queue).(frame)
 		batch.PushBack(f.pkt)
 		size += uint64(f.size)
+		if f.seq+1 < e.leftHigh {
+			late++
+		} else {
+			e.leftHigh = f.seq + 1
+		}
 	}
 	e.armLocked(now)
 	if batch.Len() == 0 {
@@ -438,6 +489,7 @@ func (e *Endpoint) fire() {
 	e.writing = false
 	e.counters.Frames += uint64(n)
 	e.counters.Bytes += size
+	e.counters.OutOfOrder += late
 	e.mu.Unlock()
 }
 

@@ -2,6 +2,7 @@ package delay_test
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -49,18 +50,19 @@ func TestNew_InvalidConfig(t *testing.T) {
 	})
 }
 
-// payload returns a frame whose first byte is i, to tell frames apart.
+// payload returns a frame that starts with i (16 bits, big-endian), to
+// tell frames apart.
 func payload(i int) []byte {
 	b := make([]byte, 100)
-	b[0] = byte(i)
+	binary.BigEndian.PutUint16(b, uint16(i))
 	return b
 }
 
-// ids returns the first byte of each frame queued in ch.
+// ids returns the number payload put in each frame queued in ch.
 func ids(ch *channel.Endpoint) []int {
 	var out []int
 	for _, f := range drain(ch) {
-		out = append(out, int(f[0]))
+		out = append(out, int(binary.BigEndian.Uint16(f)))
 	}
 	return out
 }
@@ -112,7 +114,7 @@ func TestOrder_KeptWithoutJitterOrReorder(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		_, terr := write(ep, payload(i))
 		require.Nil(t, terr)
-		want = append(want, i%256)
+		want = append(want, i)
 		clock.Advance(time.Duration(r.IntN(2000)) * time.Microsecond)
 	}
 	clock.Advance(time.Second)
@@ -163,6 +165,7 @@ func TestReorder_LaterFramesOvertake(t *testing.T) {
 	clock.Advance(1)
 	assert.Equal(t, []int{1}, ids(ch))
 	assert.Equal(t, uint64(1), ep.Counters().Reordered)
+	assert.Equal(t, uint64(1), ep.Counters().OutOfOrder, "the held frame left after two written after it")
 	ep.Close()
 	checkRefs(t)
 }
@@ -204,7 +207,9 @@ func runJittery(t *testing.T, seed uint64) []arrival {
 		collect()
 	}
 	require.Len(t, out, 300)
-	assert.NotZero(t, ep.Counters().Reordered)
+	c := ep.Counters()
+	assert.NotZero(t, c.Reordered)
+	assert.Equal(t, overtaken(out), c.OutOfOrder)
 	return out
 }
 
@@ -219,7 +224,7 @@ func TestJitter_SameSeedSameSchedule(t *testing.T) {
 
 	inOrder := true
 	for i := range a {
-		if a[i].id != i%256 {
+		if a[i].id != i {
 			inOrder = false
 		}
 	}

@@ -10,13 +10,21 @@
 // Each frame gets a delivery time when it is written:
 //
 //	departure = max(now, previous departure) + size/Rate   (now, if Rate is 0)
-//	deliverAt = departure + Latency + U[0, Jitter) + (ReorderDelay with probability Reorder)
+//	deliverAt = max(departure + Latency + U[0, Jitter), previous deliverAt)
+//	            + (ReorderDelay with probability Reorder)
 //
-// and frames reach the lower endpoint in deliverAt order, ties broken by the
-// order they were written. With Jitter and Reorder at zero, frames therefore
-// keep their order; jitter reorders frames whose delivery times cross, as
-// Linux netem does. All frames that are due together reach the lower
-// endpoint in one WritePackets batch.
+// where "previous deliverAt" is the latest given so far, before any
+// ReorderDelay. Frames reach the lower endpoint in deliverAt order, ties
+// broken by the order they were written. So jitter alone keeps each
+// direction's order, as a FIFO queue of varying depth on a real path does:
+// a frame waits for the one ahead of it rather than overtaking it. Frames
+// overtake one another only through Reorder (a frame held back while the
+// next ones pass), or with Config.JitterReorders, which drops the max and
+// draws every frame's delay independently, as Linux netem does (a path over
+// parallel queues). Counters.Reordered counts Reorder's holds;
+// Counters.OutOfOrder counts every frame that left after a frame written
+// after it, whatever the cause. All frames that are due together reach the
+// lower endpoint in one WritePackets batch.
 //
 // Time comes only from Config.Clock: timestamps from its NowMonotonic and
 // wake-ups from one timer made with its AfterFunc, armed for the earliest

@@ -50,5 +50,5 @@ func Example() {
 	// Output:
 	// 20ms: "ten bytes."
 	// 30ms: "ten more.."
-	// {Frames:2 Bytes:20 Reordered:0 Queued:0}
+	// {Frames:2 Bytes:20 Reordered:0 OutOfOrder:0 Queued:0}
 }

@@ -26,7 +26,8 @@
 //	Duplicate        probability a frame is delivered twice
 //	Corrupt          probability one bit of a frame is flipped
 //	Reorder          probability a frame is held back so later ones overtake it
-//	Latency, Jitter  one-way delay, plus uniform extra delay in [0, Jitter)
+//	Latency, Jitter  one-way delay, plus uniform extra delay in [0, Jitter); order kept
+//	JitterReorders   draw each frame's jitter alone (netem), so frames overtake
 //	Rate             bandwidth cap in bytes per second
 //	Clock            the clock the delays run on (pass the stacks' clock)
 //	Pcap             capture both directions to a pcap file

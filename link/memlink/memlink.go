@@ -41,6 +41,11 @@ type Options struct {
 	Jitter    time.Duration
 	Rate      int64
 
+	// JitterReorders draws each frame's jitter independently, so that
+	// frames overtake one another (delay.Config.JitterReorders); by
+	// default jitter keeps each direction's order.
+	JitterReorders bool
+
 	// Clock drives delays and pcap timestamps; nil is the real clock.
 	Clock tcpip.Clock
 
@@ -168,7 +173,7 @@ func New(opts Options) (a, b *End, err error) {
 func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*End, error) {
 	dc := delay.Config{
 		Seed: seed, Clock: opts.Clock, Latency: opts.Latency, Jitter: opts.Jitter,
-		Reorder: opts.Reorder, Rate: opts.Rate,
+		JitterReorders: opts.JitterReorders, Reorder: opts.Reorder, Rate: opts.Rate,
 	}
 	if opts.LockStep {
 		dc.QueueFrames = math.MaxInt32

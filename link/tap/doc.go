@@ -42,7 +42,7 @@
 //	KernelAddresses  kernel-side addresses of a device New creates
 //	ChecksumOffload  trust received checksums (sent frames always carry them)
 //	NoOffload        no virtio-net header: frames of at most the MTU, checksummed
-//	Seed, Loss, Duplicate, Corrupt, Reorder, Latency, Jitter, Rate
+//	Seed, Loss, Duplicate, Corrupt, Reorder, Latency, Jitter, JitterReorders, Rate
 //	                 impair the frames the stack sends, as in link/memlink
 //	Clock            the clock delays and pcap timestamps run on
 //	Pcap             capture both directions as Ethernet frames

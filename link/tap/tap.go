@@ -99,6 +99,11 @@ type Options struct {
 	Jitter    time.Duration
 	Rate      int64
 
+	// JitterReorders draws each frame's jitter independently, so that
+	// frames overtake one another (delay.Config.JitterReorders); by
+	// default jitter keeps their order.
+	JitterReorders bool
+
 	// Clock drives delays and pcap timestamps; nil is the real clock.
 	Clock tcpip.Clock
 
@@ -219,7 +224,7 @@ func New(opts Options) (*Endpoint, error) {
 	// Check the layers' settings before touching the kernel.
 	dcfg := delay.Config{
 		Seed: opts.Seed, Clock: opts.Clock, Latency: opts.Latency, Jitter: opts.Jitter,
-		Reorder: opts.Reorder, Rate: opts.Rate,
+		JitterReorders: opts.JitterReorders, Reorder: opts.Reorder, Rate: opts.Rate,
 	}
 	fcfg := fault.Config{Seed: opts.Seed, Loss: opts.Loss, Duplicate: opts.Duplicate, Corrupt: opts.Corrupt}
 	if err := checkConfigs(dcfg, fcfg); err != nil {
