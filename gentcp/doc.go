@@ -94,6 +94,26 @@
 // packet framing; active delivery with once/N flow control; the
 // controlling process and its mailbox moves.
 //
+// # Where each concern lives
+//
+// A call's name leads to its file; each file's opening comment says what
+// it owns and which locks it takes.
+//
+//	socket.go    the Socket type, its shared state and the lock order; making a socket and its endpoint
+//	connect.go   Connect
+//	listen.go    Listen and Accept (the backlog)
+//	send.go      Send, the send queue with its watermarks, the drain goroutine
+//	recv.go      passive Recv and RecvAppend, the receive buffer and its rules, taking a framed packet
+//	active.go    active mode: the reader, delivery, once/N and tcp_passive
+//	close.go     Close, Shutdown, and exit_on_close when the peer closes
+//	owner.go     ControllingProcess, becoming the owner, closing an exiting owner's sockets
+//	sockopts.go  Setopts and Getopts on a socket, options passed down to the endpoint
+//	stat.go      Port, Sockname, Peername and Getstat
+//	options.go   every option: parsing, defaults, validation        terms.go  ParseOptions (Erlang syntax)
+//	packet.go    {packet,_} framing over bytes                       data.go   Data
+//	errors.go    every Reason and the netstack error table           wait.go   Scheduler and the one wait
+//	process.go   Node and Process: mailboxes, Spawn, Exit            netconn.go  net.Conn and net.Listener
+//
 // # Goroutines
 //
 // An idle socket holds no goroutine, passive or active, so 100,000 idle

@@ -1,0 +1,177 @@
+// active.go owns active mode: the reader goroutine (or, without a
+// Scheduler, the parked socket that netstack's readable callback wakes),
+// and delivery of {tcp,S,Data} with once/N counting and tcp_passive.
+//
+// Locks: the reader holds s.mu while it reads and delivers; delivering
+// takes the owner's p.mu inside it. kick, netstack's callback, takes no
+// lock.
+
+package gentcp
+
+import (
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// startReaderLocked starts the reader goroutine if the socket is active and
+// none runs. Only active connected sockets have one.
+func (s *Socket) startReaderLocked() {
+	if !s.deliversLocked() {
+		return
+	}
+	s.reading = true
+	s.parked.Store(false) // this reader takes over; a late kick finds nothing parked
+	s.goReader()
+}
+
+// deliversLocked reports whether the socket is in a state to deliver
+// active messages and no reader goroutine does so already.
+func (s *Socket) deliversLocked() bool {
+	return !s.listen && !s.closed && !s.reading && s.o.active != activeFalse &&
+		s.owner != nil && !s.dead && !s.eofSeen
+}
+
+// readerEvents wake an active socket's reader: data, the peer's close or
+// reset, an error.
+const readerEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
+
+// reader delivers packets to the owner while the socket is active. With
+// once or N it reads only what the owner asked for, so data the owner has
+// not asked for stays in the TCP receive buffer and the window slows the
+// sender. startReaderLocked set s.reading for it.
+func (s *Socket) reader() {
+	var ch <-chan struct{}
+	if s.node.sched != nil {
+		entry, c := waiter.NewChannelEntry(readerEvents)
+		s.wq.EventRegister(&entry)
+		defer s.wq.EventUnregister(&entry)
+		ch = c
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() { s.reading = false }()
+	s.readLoopLocked(ch)
+}
+
+// resumeReader is the reader kick starts for a parked socket, unless the
+// socket no longer delivers or another reader runs already.
+func (s *Socket) resumeReader() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.deliversLocked() {
+		return
+	}
+	s.reading = true
+	defer func() { s.reading = false }()
+	s.readLoopLocked(nil)
+}
+
+// kick is the endpoint's readable callback for a socket without a
+// Scheduler. netstack calls it from its own goroutines, perhaps with
+// endpoint locks held, so it takes no lock: it only starts a reader if
+// one parked.
+func (s *Socket) kick(waiter.EventMask) {
+	if s.parked.CompareAndSwap(true, false) {
+		go s.resumeReader()
+	}
+}
+
+func (s *Socket) readLoopLocked(ch <-chan struct{}) {
+	for {
+		if s.closed || s.o.active == activeFalse || s.owner == nil || s.dead || s.eofSeen {
+			return
+		}
+		d, err, ok := s.takePacketLocked(0)
+		if ok {
+			s.deliverLocked(d)
+			continue
+		}
+		if err != nil && !s.readSinceDeliver {
+			// OTP checks packet_size only when bytes arrive: an oversize
+			// header that came in the same read as the last delivered
+			// packet is reported when more data comes (reference §7
+			// packet_size_exceeded_active_same_read).
+			err = nil
+			if terr := s.fillLocked(s.readWant(0)); terr == nil {
+				continue
+			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
+				if !s.awaitDataLocked(ch) {
+					return
+				}
+				continue
+			} else {
+				s.noteReadErrorLocked(terr)
+				continue
+			}
+		}
+		if err != nil {
+			s.owner.Send(TCPError{s, err.(Reason)})
+			s.owner.Send(TCPClosed{s})
+			s.packetErrorLocked(err)
+			s.closeHandleLocked()
+			return
+		}
+		if s.eof || s.reset {
+			s.activeSawCloseLocked()
+			return
+		}
+		terr := s.fillLocked(s.readWant(0))
+		switch terr.(type) {
+		case nil:
+		case *tcpip.ErrWouldBlock:
+			if !s.awaitDataLocked(ch) {
+				return
+			}
+		default:
+			s.noteReadErrorLocked(terr)
+		}
+	}
+}
+
+// awaitDataLocked is the reader's wait for more input. Under a Scheduler
+// (ch set) the goroutine waits for the endpoint or a state change, as the
+// scheduler must see it park. Without one the socket parks instead and
+// awaitDataLocked reports false: the reader returns, and kick starts
+// another when data comes (every state change that can make a socket
+// deliver calls startReaderLocked itself).
+func (s *Socket) awaitDataLocked(ch <-chan struct{}) bool {
+	if ch != nil {
+		changed := s.changedLocked()
+		s.mu.Unlock()
+		s.node.waitEither(ch, changed)
+		s.mu.Lock()
+		return true
+	}
+	if !s.kickArmed {
+		s.kickArmed = true
+		s.kickEntry = waiter.NewFunctionEntry(readerEvents, s.kick)
+		s.wq.EventRegister(&s.kickEntry)
+	}
+	s.parked.Store(true)
+	// An event between the failed read and the Store found nothing
+	// parked and started no reader: look once more before leaving.
+	if s.ep.Readiness(readerEvents) != 0 && s.parked.CompareAndSwap(true, false) {
+		return true
+	}
+	return false
+}
+
+// deliverLocked sends one data message and counts it against once/N.
+func (s *Socket) deliverLocked(d Data) {
+	s.readSinceDeliver = false
+	if s.o.deliverPort {
+		s.owner.Send(PortData{s, d})
+	} else {
+		s.owner.Send(TCP{s, d})
+	}
+	switch s.o.active {
+	case activeOnce:
+		s.o.active = activeFalse
+	case activeN:
+		s.o.activeCount--
+		if s.o.activeCount <= 0 {
+			s.o.active, s.o.activeCount = activeFalse, 0
+			s.owner.Send(TCPPassive{s})
+		}
+	}
+}

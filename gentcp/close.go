@@ -1,0 +1,229 @@
+// close.go owns gen_tcp:close and gen_tcp:shutdown, closing the handle and
+// the endpoint, and what a socket does when it finds the peer's close:
+// exit_on_close.
+//
+// Locks: Close holds s.mu (released only while it waits for queued output)
+// and takes the owner's p.mu inside it to remove a queued tcp_closed;
+// closing the handle takes the owner's p.mu to disown the socket.
+
+package gentcp
+
+import (
+	"context"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+)
+
+// closeEndpointLocked closes the netstack endpoint; abort sends a RST. A
+// close with unread input also sends a RST (netstack does what Linux does).
+func (s *Socket) closeEndpointLocked(abort bool) {
+	if s.epClosed {
+		return
+	}
+	s.epClosed = true
+	if abort || len(s.rbuf) > 0 {
+		s.ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true, Timeout: 0})
+	}
+	s.ep.Close()
+}
+
+// closeHandleLocked marks the handle closed and releases its owner.
+func (s *Socket) closeHandleLocked() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.node.open.Add(-1)
+	if s.kickArmed {
+		s.kickArmed = false
+		s.parked.Store(false)
+		s.wq.EventUnregister(&s.kickEntry)
+	}
+	// A closed handle receives nothing more: release the receive buffer
+	// (the user may keep the handle around for a long time).
+	s.rbuf, s.rbase = nil, nil
+	if s.owner != nil {
+		s.owner.disown(s)
+	}
+	s.notifyLocked()
+}
+
+// closeWaitStep and closeWaitMax are how close/1 waits for queued output
+// (prim_inet): every 5 s it checks the queue; unchanged since close began
+// means the peer is stuck and close returns; otherwise it waits up to 180 s
+// (or the linger time).
+const (
+	closeWaitStep = 5 * time.Second
+	closeWaitMax  = 180 * time.Second
+)
+
+// Close closes the socket, as gen_tcp:close/1. It always returns nil. If
+// output is queued, Close waits for it to reach the endpoint first (see
+// closeWaitStep); the bytes are still delivered if it gives up. Closing
+// with unread input, or with {linger,{true,0}}, resets the connection.
+// Closing a listen socket resets its un-accepted connections. A
+// {tcp_closed,S} already in the owner's mailbox is removed.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// OTP's close removes one queued {tcp_closed,S} even when the socket
+	// already closed itself (exit_on_close after the peer closed).
+	if owner := s.owner; owner != nil {
+		removed := false
+		owner.take(func(m Message) bool {
+			if c, ok := m.(TCPClosed); ok && c.Socket == s && !removed {
+				removed = true
+				return true
+			}
+			return false
+		})
+	}
+	if s.closed {
+		return nil
+	}
+	s.closeHandleLocked()
+	if s.o.linger.Enabled && s.o.linger.Seconds == 0 {
+		// {linger,{true,0}}: reset now; queued output is dropped.
+		s.dropQueueLocked()
+		s.closeEndpointLocked(true)
+		return nil
+	}
+	if s.sqLen > 0 && !s.dead && !s.epClosed {
+		limit := closeWaitMax
+		if s.o.linger.Enabled && s.o.linger.Seconds > 0 {
+			limit = time.Duration(s.o.linger.Seconds) * time.Second
+		}
+		start := s.sqLen
+		w := s.node.startWait(context.Background(), limit)
+		for s.sqLen > 0 && !s.epClosed {
+			step := s.node.startWait(context.Background(), closeWaitStep)
+			changed := s.changedLocked()
+			s.mu.Unlock()
+			err := w.block(changed, step.expired)
+			s.mu.Lock()
+			stepDone := step.expiredNow()
+			step.stop()
+			if err != nil {
+				break
+			}
+			if stepDone && s.sqLen == start {
+				break
+			}
+		}
+		w.stop()
+		if s.sqLen > 0 && !s.epClosed {
+			// The drain goroutine closes the endpoint once the queue is
+			// empty, so the bytes still reach the peer.
+			return nil
+		}
+	}
+	s.closeEndpointLocked(s.o.linger.Enabled && s.o.linger.Seconds == 0)
+	return nil
+}
+
+// Shutdown closes one or both directions, as gen_tcp:shutdown(Socket,
+// How). shutdown(write) returns at once; queued output is sent before the
+// FIN. The socket can still receive after shutdown(write).
+//
+// Reasons: closed (socket closed), enotconn (a listen socket, after a send
+// error, or a second shutdown(write)).
+func (s *Socket) Shutdown(how How) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return Closed
+	case s.listen, s.dead, s.shutWrReported:
+		// A send that failed after shutdown(write) leaves the socket
+		// not connected for OTP (shutdown_write_then_send).
+		return Enotconn
+	}
+	var flags tcpip.ShutdownFlags
+	switch how {
+	case ShutdownRead:
+		flags = tcpip.ShutdownRead
+	case ShutdownWrite:
+		flags = tcpip.ShutdownWrite
+	case ShutdownReadWrite:
+		flags = tcpip.ShutdownRead | tcpip.ShutdownWrite
+	default:
+		return FunctionClause
+	}
+	if flags&tcpip.ShutdownWrite != 0 {
+		if s.shutWr {
+			return Enotconn
+		}
+		s.shutWr = true
+		if s.sqLen > 0 {
+			s.shutAfterSend = true
+			flags &^= tcpip.ShutdownWrite
+		}
+	}
+	if flags != 0 {
+		if terr := s.ep.Shutdown(flags); terr != nil {
+			return reasonOf(terr)
+		}
+	}
+	s.notifyLocked()
+	return nil
+}
+
+// How says which direction Shutdown closes.
+type How int
+
+// The directions of Shutdown: read, write and read_write.
+const (
+	ShutdownRead How = iota + 1
+	ShutdownWrite
+	ShutdownReadWrite
+)
+
+// recvSawCloseLocked handles the end of stream (or a reset) found by a
+// passive recv (§4, §6): a partial packet is discarded; with
+// exit_on_close the socket closes its endpoint and is dead, otherwise it
+// stays writable and recv keeps saying closed.
+func (s *Socket) recvSawCloseLocked() error {
+	s.rbuf = nil
+	show := s.o.showEconnreset && s.reset
+	if !s.o.exitOnClose {
+		// The socket stays writable; recv says closed from now on, after
+		// one econnreset for a reset with show_econnreset (OTP 25).
+		s.eofSeen = true
+		s.notifyLocked()
+		if show {
+			return Econnreset
+		}
+		return Closed
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	s.closeEndpointLocked(false)
+	s.notifyLocked()
+	if show {
+		s.pendRecv, s.pendSend = "", ""
+		return Econnreset
+	}
+	s.pendRecv, s.pendSend = "", Closed
+	return Closed
+}
+
+// activeSawCloseLocked reports the end of stream to the owner: tcp_closed
+// once (after tcp_error econnreset for a reset with show_econnreset). With
+// exit_on_close the socket is then closed; without, it stays writable.
+func (s *Socket) activeSawCloseLocked() {
+	s.rbuf = nil
+	if s.o.showEconnreset && s.reset {
+		s.owner.Send(TCPError{s, Econnreset})
+	}
+	s.owner.Send(TCPClosed{s})
+	if !s.o.exitOnClose {
+		s.eofSeen = true
+		s.notifyLocked()
+		return
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	s.closeEndpointLocked(false)
+	s.closeHandleLocked()
+}

@@ -1,0 +1,114 @@
+// connect.go owns gen_tcp:connect: resolving the host, choosing the
+// address family, and waiting for the handshake.
+//
+// Locks: none while connecting (the endpoint is not a socket yet); the new
+// socket is handed to its owner through own (owner.go).
+
+package gentcp
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Connect connects to host:port, as gen_tcp:connect(Address, Port, Options,
+// Timeout). host is an IPv4 or IPv6 address or a name in the stack's host
+// table ("localhost" always). The calling process becomes the owner.
+// timeout runs on the stack's clock; Infinity waits as long as TCP tries.
+//
+// Reasons: econnrefused, timeout, eaddrinuse (a busy {port,P}),
+// eaddrnotavail, enetunreach, ehostunreach, nxdomain-like lookups as
+// einval; a bad option or address matches ErrBadArg; a port outside
+// 0..65535 is FunctionClause.
+func (p *Process) Connect(host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
+	return p.ConnectContext(context.Background(), host, port, timeout, opts...)
+}
+
+// ConnectContext is Connect that also gives up when ctx is done.
+func (p *Process) ConnectContext(ctx context.Context, host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
+	if port < 0 || port > 65535 {
+		return nil, FunctionClause
+	}
+	if timeout < 0 {
+		return nil, BadArg
+	}
+	o, err := resolve(opConnect, p.node.defaults(opConnect), opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.node.reserveSocket(); err != nil {
+		return nil, err
+	}
+	var s *Socket
+	if o.fd != nil {
+		s, err = p.adopt(o, false)
+	} else {
+		s, err = p.connect(ctx, host, port, timeout, o)
+	}
+	if err != nil {
+		p.node.open.Add(-1)
+	}
+	return s, err
+}
+
+func (p *Process) connect(ctx context.Context, host string, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
+	addrs, err := p.node.st.LookupHost(host)
+	if err != nil {
+		return nil, &OptionError{Option: strconv.Quote(host), Msg: err.Error(), Reason: BadArg}
+	}
+	addr, ok := pickAddr(addrs, o.family)
+	if !ok {
+		return nil, Eafnosupport
+	}
+	ep, wq, err := p.node.newEndpoint(addr, o)
+	if err != nil {
+		return nil, err
+	}
+	w := p.node.startWait(ctx, timeout)
+	defer w.stop()
+	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	terr := ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)})
+	if _, started := terr.(*tcpip.ErrConnectStarted); started {
+		for {
+			if err := w.block(ch); err != nil {
+				ep.Abort()
+				return nil, err
+			}
+			if ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
+				break
+			}
+		}
+		terr = ep.LastError()
+	}
+	if terr != nil {
+		ep.Close()
+		return nil, reasonOf(terr)
+	}
+	s := p.node.newSocket(ep, wq, o, false)
+	if !p.own(s) {
+		ep.Close() // the process exited meanwhile; the caller frees the slot
+		return nil, Closed
+	}
+	return s, nil
+}
+
+// pickAddr chooses the address to use among a name's addresses: IPv4
+// unless inet6 was asked for (OTP's default family is inet).
+func pickAddr(addrs []netip.Addr, family string) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if (family == "inet6") == (a.Is6() && !a.Is4In6()) {
+			return a.Unmap(), true
+		}
+	}
+	if family == "" && len(addrs) > 0 {
+		return addrs[0].Unmap(), true
+	}
+	return netip.Addr{}, false
+}

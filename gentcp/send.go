@@ -1,0 +1,371 @@
+// send.go owns gen_tcp:send: the header of {packet,N}, the user-level
+// send queue with its watermarks and send_timeout, the drain goroutine that
+// empties it, and the one-shot reporting of a send that failed in the
+// background.
+//
+// Locks: Send and the drain hold s.mu, releasing it only while they wait
+// for room; a background failure told to an active owner takes the
+// owner's p.mu inside s.mu.
+
+package gentcp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Send sends data, as gen_tcp:send(Socket, Packet). With {packet,1|2|4} a
+// big-endian length header is prepended (an oversize payload for 1 or 2
+// gets a truncated header and is sent anyway, as OTP does).
+//
+// Send is asynchronous like OTP's: what the endpoint cannot take now is
+// queued and Send returns nil. When a send finds data already queued and
+// takes the queue to high_watermark, it waits until the queue falls below
+// low_watermark (or
+// send_timeout passes: Timeout, with the data still queued; with
+// send_timeout_close the socket is then closed and the queue dropped).
+//
+// Reasons: closed, enotconn, econnreset (show_econnreset), timeout.
+func (s *Socket) Send(data []byte) error {
+	return s.SendContext(context.Background(), data)
+}
+
+// SendContext is Send that also stops waiting on a busy queue when ctx is
+// done (the data stays queued, as after a send_timeout).
+func (s *Socket) SendContext(ctx context.Context, data []byte) error {
+	return s.send(ctx, data, Infinity)
+}
+
+// send is Send with an extra limit on how long a busy queue may make it
+// wait (the net.Conn adapter's write deadline); send_timeout still
+// applies, whichever is shorter.
+func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.sendCheckLocked(); err != nil {
+		return err
+	}
+	// Another sender waiting on a busy queue suspends this one (§10).
+	if s.busy {
+		if err := s.waitNotBusyLocked(ctx, limit); err != nil {
+			return err
+		}
+		if err := s.sendCheckLocked(); err != nil {
+			return err
+		}
+	}
+	h := s.o.packet.headerLen()
+	if h == 0 && len(data) == 0 {
+		return nil
+	}
+	var hdr [4]byte
+	head := encodeHeader(hdr[:0], s.o.packet, len(data))
+	s.stats.sent(len(head) + len(data))
+	// inet_drv's tcp_sendv: a send that finds the queue empty writes what
+	// the endpoint takes, queues the rest and returns ok however much that
+	// is; only a send that finds the queue non-empty and takes it to
+	// high_watermark makes the port busy and waits (checked on erl: a
+	// first 16 MiB send to a peer that does not read returns ok at once).
+	wasEmpty := len(s.sq) == 0
+	if wasEmpty {
+		n, terr := s.writeLocked(head, data)
+		if terr != nil {
+			if _, again := terr.(*tcpip.ErrWouldBlock); !again {
+				return s.sendFailedLocked(terr)
+			}
+		}
+		// Queue what the endpoint did not take.
+		if n < len(head) {
+			s.enqueueLocked(append(append([]byte(nil), head[n:]...), data...))
+		} else if n-len(head) < len(data) {
+			s.enqueueLocked(append([]byte(nil), data[n-len(head):]...))
+		}
+		return nil
+	}
+	if s.sqLen+len(head)+len(data) < s.o.highWatermark {
+		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+		return nil
+	}
+	// This send takes the queue to high_watermark: the port is busy and
+	// the send waits until the queue is below low_watermark. The caller
+	// cannot touch data until then, so the queue holds data itself rather
+	// than a copy, and only what is still queued when the send returns
+	// (less than low_watermark, unless it timed out) is copied then. In a
+	// bulk transfer that saves allocating and copying every byte once.
+	if len(head) > 0 {
+		s.enqueueLocked(append([]byte(nil), head...))
+	}
+	s.enqueueLocked(data)
+	s.busy = true
+	err := s.waitNotBusyLocked(ctx, limit)
+	s.unborrowLocked(data)
+	return err
+}
+
+// unborrowLocked replaces what is left of data in the queue, if anything,
+// with a copy, so that the queue no longer refers to the caller's bytes.
+// The drain takes bytes from the front of an entry, so what is left of
+// data is an entry that ends where data ends.
+func (s *Socket) unborrowLocked(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	last := &data[len(data)-1]
+	for i, e := range s.sq {
+		if len(e) > 0 && &e[len(e)-1] == last {
+			s.sq[i] = bytes.Clone(e)
+			return
+		}
+	}
+}
+
+// writeLocked writes head and data to the endpoint without blocking and
+// returns how many bytes it took. The two parts go to netstack as one
+// payload, without being joined into a new slice first.
+func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
+	s.wbuf = twoPart{head: head, data: data}
+	n, err := s.ep.Write(&s.wbuf, tcpip.WriteOptions{})
+	// Do not keep the caller's bytes reachable from the socket.
+	s.wbuf = twoPart{}
+	return int(n), err
+}
+
+// twoPart is a tcpip.Payloader over a {packet,N} header and its payload.
+type twoPart struct{ head, data []byte }
+
+func (p *twoPart) Len() int { return len(p.head) + len(p.data) }
+
+func (p *twoPart) Read(b []byte) (int, error) {
+	if p.Len() == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.head)
+	p.head = p.head[n:]
+	m := copy(b[n:], p.data)
+	p.data = p.data[m:]
+	return n + m, nil
+}
+
+func (s *Socket) enqueueLocked(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	s.sq = append(s.sq, b)
+	s.sqLen += len(b)
+	if !s.draining {
+		s.draining = true
+		s.goDrain()
+	}
+}
+
+func (s *Socket) sendCheckLocked() error {
+	switch {
+	case s.closed:
+		return Closed
+	case s.listen:
+		return Enotconn
+	case s.dead:
+		r := s.pendSend
+		s.pendSend = ""
+		if r == "" {
+			r = Enotconn
+		}
+		return r
+	case s.sendBroken:
+		return Closed
+	case s.shutWr:
+		if !s.shutWrReported {
+			s.shutWrReported = true
+			return Closed
+		}
+		return Enotconn
+	}
+	return nil
+}
+
+// waitNotBusyLocked waits, with s.mu released, until the queue is below
+// low_watermark, honouring send_timeout and send_timeout_close.
+func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) error {
+	timeout := s.o.sendTimeout
+	byLimit := limit < timeout
+	if byLimit {
+		timeout = limit
+	}
+	w := s.node.startWait(ctx, timeout)
+	defer w.stop()
+	for s.busy && !s.closed && !s.dead {
+		changed := s.changedLocked()
+		s.mu.Unlock()
+		err := w.block(changed)
+		s.mu.Lock()
+		if err != nil {
+			// The timeout ends the port's busy state: the next send
+			// queues its data and waits again (send_timeout_fires).
+			s.busy = false
+			if err == Timeout && ctx.Err() == nil && !byLimit && s.o.sendTimeoutClose {
+				// §10: the socket is closed underneath, the queue is
+				// dropped, and no tcp_closed is sent.
+				s.dead = true
+				s.pendRecv, s.pendSend = "", ""
+				s.dropQueueLocked()
+				s.closeEndpointLocked(false)
+				s.notifyLocked()
+			}
+			return err
+		}
+	}
+	if s.closed {
+		return Closed
+	}
+	if s.dead {
+		// The queue this send was waiting on was lost (a reset found by
+		// the background write): its data did not get through, so it
+		// must not say ok. It reports the failure without using up the
+		// one-shot reason the next send gets.
+		if s.pendSend != "" {
+			return s.pendSend
+		}
+		return Enotconn
+	}
+	return nil
+}
+
+func (s *Socket) dropQueueLocked() {
+	s.sq, s.sqLen, s.busy = nil, 0, false
+}
+
+// sendFailedLocked records a failed write by the caller (§6: "send gets
+// EPIPE/ECONNRESET").
+func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
+	isReset := s.isResetLocked(terr)
+	if !s.o.exitOnClose {
+		// exit_on_close false: closed forever after this, but a reset is
+		// reported as such first with show_econnreset (checked on OTP 25).
+		s.sendBroken = true
+		s.notifyLocked()
+		if s.o.showEconnreset && isReset {
+			return Econnreset
+		}
+		return Closed
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	r := Closed
+	if s.o.showEconnreset && isReset {
+		r = Econnreset
+	}
+	s.pendRecv, s.pendSend, s.pendClearsSend = r, "", false
+	s.notifyLocked()
+	return r
+}
+
+// isResetLocked reports whether a failed write means the peer reset the
+// connection. A RST that arrives in CLOSE_WAIT makes netstack fail the
+// write with ErrClosedForSend and keep the cause (ErrAborted, Linux's
+// EPIPE after a reset) as the endpoint's last error.
+func (s *Socket) isResetLocked(terr tcpip.Error) bool {
+	switch terr.(type) {
+	case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
+		return true
+	case *tcpip.ErrClosedForSend:
+		if s.shutWr {
+			return false
+		}
+		switch s.ep.LastError().(type) {
+		case *tcpip.ErrAborted, *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
+			return true
+		}
+	}
+	return false
+}
+
+// drain writes the queue to the endpoint as it makes room. It runs only
+// while the queue is not empty, so an idle socket has no goroutine.
+func (s *Socket) drain() {
+	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	s.wq.EventRegister(&entry)
+	defer s.wq.EventUnregister(&entry)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if len(s.sq) == 0 || s.dead || s.epClosed {
+			s.draining = false
+			s.dropQueueLocked()
+			if s.shutAfterSend && !s.dead && !s.epClosed {
+				s.shutAfterSend = false
+				s.ep.Shutdown(tcpip.ShutdownWrite)
+			}
+			if s.closed && !s.epClosed {
+				s.closeEndpointLocked(false)
+			}
+			s.notifyLocked()
+			return
+		}
+		n, terr := s.writeLocked(nil, s.sq[0])
+		if n > 0 {
+			if n == len(s.sq[0]) {
+				s.sq[0] = nil
+				s.sq = s.sq[1:]
+			} else {
+				s.sq[0] = s.sq[0][n:]
+			}
+			s.sqLen -= n
+			if s.busy && s.sqLen < s.o.lowWatermark {
+				s.busy = false
+				s.notifyLocked()
+			}
+			s.notifyLocked()
+		}
+		if terr == nil {
+			continue
+		}
+		if _, again := terr.(*tcpip.ErrWouldBlock); again {
+			s.mu.Unlock()
+			s.node.waitEither(ch, nil)
+			s.mu.Lock()
+			continue
+		}
+		s.backgroundSendFailedLocked(terr)
+	}
+}
+
+// backgroundSendFailedLocked records a failure of the queue's background
+// write, which nobody waits for (§6 bg_send_reset_*): the next recv and
+// the next send each report closed once; unread input is lost; an active
+// socket gets tcp_closed (after tcp_error econnreset with show_econnreset).
+func (s *Socket) backgroundSendFailedLocked(terr tcpip.Error) {
+	s.pendReset = s.isResetLocked(terr)
+	s.dead = true
+	s.dropQueueLocked()
+	s.rbuf = nil
+	r := Closed
+	if s.pendReset && s.o.showEconnreset {
+		r = Econnreset
+	}
+	s.pendRecv, s.pendSend, s.pendClearsSend = r, r, true
+	s.deliverPendingCloseLocked()
+	s.notifyLocked()
+}
+
+// deliverPendingCloseLocked tells an active owner about a failure found
+// while nobody was reading: tcp_error econnreset (with show_econnreset,
+// for a reset) and tcp_closed, then the socket closes as exit_on_close
+// does. A passive socket keeps the failure for its next recv, or for the
+// moment it becomes active.
+func (s *Socket) deliverPendingCloseLocked() {
+	if s.o.active == activeFalse || s.owner == nil || s.pendRecv == "" {
+		return
+	}
+	if s.o.showEconnreset && s.pendReset {
+		s.owner.Send(TCPError{s, Econnreset})
+	}
+	s.owner.Send(TCPClosed{s})
+	s.pendRecv, s.pendSend = "", ""
+	s.closeEndpointLocked(false)
+	s.closeHandleLocked()
+}
