@@ -48,8 +48,12 @@ const (
 
 // Limits on Link.MTU, in bytes.
 const (
-	// MinMTU is the smallest MTU IPv4 allows (RFC 791).
+	// MinMTU is the smallest MTU IPv4 allows (RFC 791), and the smallest
+	// a TAP link takes.
 	MinMTU = 68
+	// MinMTUMemlink is the smallest MTU a memlink takes (link/memlink
+	// refuses less; cmd/usertcp's tests check that the two agree).
+	MinMTUMemlink = 576
 	// MinMTUIPv6 is the smallest MTU IPv6 allows (RFC 8200); links with an
 	// IPv6 address on them need at least this much.
 	MinMTUIPv6 = 1280
@@ -63,8 +67,8 @@ type Link struct {
 	// Kind is the kind of link; Decode sets Memlink when the key is absent.
 	Kind LinkKind
 
-	// MTU is the link's maximum transmission unit in bytes, from MinMTU to
-	// MaxMTU. Zero means the link's default.
+	// MTU is the link's maximum transmission unit in bytes, as CheckMTU
+	// allows. Zero means the link's default.
 	MTU int
 
 	// Seed seeds the random faults so that a run can be repeated. Zero is

@@ -248,8 +248,11 @@ var errorCases = []errorCase{
 	{"a zero buffer size", stacks + "[stack.tcp.receive_buffer]\nmax = 0\n", 12, "stack[1].tcp.receive_buffer.max", "outside 1.."},
 	{"a keepalive count too high", stacks + "[stack.tcp]\nkeepalive_count = 1000\n", 12, "stack[1].tcp.keepalive_count", "outside 1..127"},
 	{"an unknown congestion control", stacks + "[stack.tcp]\ncongestion_control = \"bbr\"\n", 12, "stack[1].tcp.congestion_control", `unknown congestion control "bbr"`},
-	{"a negative mtu", "[link]\nmtu = -1\n" + stacks, 2, "link.mtu", "-1 is outside 68..65520"},
-	{"an mtu too large", "[link]\nmtu = 65521\n" + stacks, 2, "link.mtu", "outside 68..65520"},
+	{"a negative mtu", "[link]\nmtu = -1\n" + stacks, 2, "link.mtu", "-1 is outside 576..65520, the range of a memlink link"},
+	{"an mtu too large", "[link]\nmtu = 65521\n" + stacks, 2, "link.mtu", "outside 576..65520"},
+	{"an mtu below memlink's floor", "[link]\nmtu = 575\n" + stacks, 2, "link.mtu", "575 is outside 576..65520"},
+	{"an mtu below IPv4's floor on a tap", "[link]\nkind = \"tap\"\nmtu = 67\n[[stack]]\nname = \"s\"\nend = \"tap\"\naddresses = [\"10.0.0.1/24\"]\n", 3, "link.mtu", "67 is outside 68..65520, the range of a tap link"},
+	{"a huge mtu", "[link]\nmtu = 99999999999\n" + stacks, 2, "link.mtu", "65521 is outside"},
 	{"an mtu too small for IPv6", "[link]\nmtu = 576\n[[stack]]\nname = \"s\"\nend = \"a\"\naddresses = [\"fd00::1/64\"]\n", 2, "link.mtu", "less than IPv6's minimum of 1280"},
 	{"a probability above 1", "[link]\nloss = 1.5\n" + stacks, 2, "link.loss", "1.5 is not a probability"},
 	{"a NaN probability", "[link]\ncorrupt = nan\n" + stacks, 2, "link.corrupt", "NaN is not a probability"},
@@ -329,7 +332,7 @@ func TestDecode_ErrorShapes(t *testing.T) {
 		assert.Equal(t, strings.Join([]string{
 			`x.toml:3: stack[0].end: end "z" is not on a memlink; want "a" or "b"`,
 			`x.toml:5: link.loss: 2 is not a probability from 0 to 1`,
-			`x.toml:6: link.mtu: 1 is outside 68..65520`,
+			`x.toml:6: link.mtu: 1 is outside 576..65520, the range of a memlink link`,
 		}, "\n"), err.Error())
 		var joined interface{ Unwrap() []error }
 		require.ErrorAs(t, err, &joined)
@@ -402,4 +405,40 @@ func TestParseRate(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestCheckMTU is the one MTU rule, which Decode and the command line's
+// --mtu share: the link kind's range, then IPv6's minimum where a stack
+// has an IPv6 address.
+func TestCheckMTU(t *testing.T) {
+	v4 := []Stack{{Name: "a", Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")}}}
+	v6 := []Stack{v4[0], {Name: "b", Addresses: []netip.Prefix{netip.MustParsePrefix("fd00::2/64")}}}
+	cases := []struct {
+		mtu    int
+		kind   LinkKind
+		stacks []Stack
+		want   string // "" for no error
+	}{
+		{0, Memlink, v6, ""},
+		{576, Memlink, v4, ""},
+		{575, Memlink, v4, "575 is outside 576..65520, the range of a memlink link"},
+		{68, Tap, v4, ""},
+		{67, Tap, v4, "67 is outside 68..65520, the range of a tap link"},
+		{-5, Tap, v4, "-5 is outside 68..65520, the range of a tap link"},
+		{65520, Memlink, v6, ""},
+		{65521, Memlink, v4, "65521 is outside 576..65520, the range of a memlink link"},
+		{1279, Memlink, v6, `1279 is less than IPv6's minimum of 1280, and stack "b" has fd00::2/64`},
+		{1280, Tap, v6, ""},
+	}
+	for _, c := range cases {
+		err := CheckMTU(c.mtu, c.kind, c.stacks)
+		if c.want == "" {
+			assert.NoError(t, err, "MTU %d on %s", c.mtu, c.kind)
+		} else {
+			assert.EqualError(t, err, c.want, "MTU %d on %s", c.mtu, c.kind)
+		}
+	}
+	// Decode says the same, after the file, line and key.
+	_, err := Decode("x.toml", []byte("[link]\nmtu = 1000\n[[stack]]\nname = \"b\"\nend = \"a\"\naddresses = [\"fd00::2/64\"]\n"))
+	assert.EqualError(t, err, `x.toml:2: link.mtu: 1000 is less than IPv6's minimum of 1280, and stack "b" has fd00::2/64`)
 }

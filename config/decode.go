@@ -185,7 +185,12 @@ func (d *decoding) config(f *fileConfig) *Config {
 		}
 		c.Stacks = append(c.Stacks, s)
 	}
-	d.checkIPv6MTU(f, c)
+	if f.Link.MTU != nil && *f.Link.MTU == 0 {
+		d.errorf("link.mtu", "0 is not an MTU: leave the key out for the link's default")
+	} else if err := CheckMTU(c.Link.MTU, c.Link.Kind, c.Stacks); err != nil {
+		d.errorf("link.mtu", "%v", err)
+		c.Link.MTU = 0
+	}
 	c.Sockets = d.sockets(&f.Sockets)
 	return c
 }
@@ -201,11 +206,9 @@ func (d *decoding) link(f *fileLink) Link {
 		}
 	}
 	if f.MTU != nil {
-		if *f.MTU < MinMTU || *f.MTU > MaxMTU {
-			d.errorf("link.mtu", "%d is outside %d..%d", *f.MTU, MinMTU, MaxMTU)
-		} else {
-			l.MTU = int(*f.MTU)
-		}
+		// Checked with the stacks, by CheckMTU; clamped into int32 so
+		// that the number fits an int everywhere and stays out of range.
+		l.MTU = int(max(-1, min(*f.MTU, MaxMTU+1)))
 	}
 	if f.Seed != nil {
 		l.Seed = *f.Seed
@@ -276,20 +279,34 @@ func checkIfName(name string) error {
 	return nil
 }
 
-// checkIPv6MTU reports an explicit MTU that is too small for a stack's
-// IPv6 addresses.
-func (d *decoding) checkIPv6MTU(f *fileConfig, c *Config) {
-	if c.Link.MTU == 0 || c.Link.MTU >= MinMTUIPv6 {
-		return
+// CheckMTU reports whether mtu suits a link of kind kind that carries
+// stacks: 0 (the link's default) always does; otherwise it must lie in
+// MinMTUMemlink..MaxMTU on a memlink and MinMTU..MaxMTU on a TAP link,
+// and be at least MinMTUIPv6 if a stack has an IPv6 address. Decode checks
+// link.mtu with it, and the command line its --mtu, so both give the same
+// rule and the same message.
+func CheckMTU(mtu int, kind LinkKind, stacks []Stack) error {
+	if mtu == 0 {
+		return nil
 	}
-	for _, s := range c.Stacks {
+	lo := MinMTU
+	if kind != Tap {
+		lo = MinMTUMemlink
+	}
+	if mtu < lo || mtu > MaxMTU {
+		return fmt.Errorf("%d is outside %d..%d, the range of a %s link", mtu, lo, MaxMTU, kind)
+	}
+	if mtu >= MinMTUIPv6 {
+		return nil
+	}
+	for _, s := range stacks {
 		for _, p := range s.Addresses {
 			if p.Addr().Is6() {
-				d.errorf("link.mtu", "%d is less than IPv6's minimum of %d, and stack %q has %s", c.Link.MTU, MinMTUIPv6, s.Name, p)
-				return
+				return fmt.Errorf("%d is less than IPv6's minimum of %d, and stack %q has %s", mtu, MinMTUIPv6, s.Name, p)
 			}
 		}
 	}
+	return nil
 }
 
 func (d *decoding) stack(path string, f *fileStack, kind LinkKind) Stack {

@@ -40,7 +40,6 @@ type benchSettings struct {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	only := fs.String("only", strings.Join(bench.Measurements, ","), "measurements to run: "+strings.Join(bench.Measurements, ","))
 	systems := fs.String("systems", "gentcp,gonet,kernel,otp", "systems to run (otp is skipped without escript)")
 	mtus := fs.String("mtus", "1500,65520", "memlink MTUs")
@@ -56,21 +55,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	markdown := fs.Bool("markdown", false, "print Markdown tables (for BENCHMARKS.md)")
 	samples := fs.Bool("samples", false, "with --json: keep each round trip distribution (0.1% quantiles, for plots)")
 	from := fs.String("from", "", "measure nothing: print the report of an earlier --json run from this file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: usertcp bench [flags]")
-		fmt.Fprintln(stderr, "\nMeasures gentcp on a memlink against gVisor's gonet on the same link, Go's net over")
-		fmt.Fprintln(stderr, "kernel loopback and OTP's gen_tcp (escript) over kernel loopback; prints every")
-		fmt.Fprintln(stderr, "figure with its baselines and ratios (gentcp / baseline). Progress goes to stderr.")
-		fmt.Fprintln(stderr, "With --tap (root) it also measures gentcp and gonet on a TAP device against the")
-		fmt.Fprintln(stderr, "kernel in a network namespace, with gonet on gVisor's fdbased link as the baseline.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	help := `Usage: usertcp bench [flags]
+
+Measures gentcp on a memlink against gVisor's gonet on the same link, Go's net over
+kernel loopback and OTP's gen_tcp (escript) over kernel loopback; prints every
+figure with its baselines and ratios (gentcp / baseline), and judges the figures
+against the targets BENCHMARKS.md sets. Progress goes to stderr.
+With --tap (root) it also measures gentcp and gonet on a TAP device against the
+kernel in a network namespace, with gonet on gVisor's fdbased link as the baseline.
+
+Flags:
+`
+	if err := parseFlags(fs, args, help, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	plan := bench.Plan{Idle: *idle}
 	var err error

@@ -25,9 +25,7 @@ func runConnect(args []string, stdout, stderr io.Writer) error {
 	var from string
 	var timeout time.Duration
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: usertcp connect [flags] HOST PORT
+	help := `Usage: usertcp connect [flags] HOST PORT
 
 Connects a gen_tcp socket from a userspace stack to HOST:PORT, copies
 standard input to it and what it receives to standard output. At the end of
@@ -47,9 +45,7 @@ process and connects from the last stack (--from):
   echo hello | usertcp connect server 7
 
 Flags:
-`)
-		fs.PrintDefaults()
-	}
+`
 	lf.register(fs)
 	ports.register(fs)
 	fs.StringVar(&from, "from", "", "memlink: the `STACK` that connects (default: the config's last stack)")
@@ -58,7 +54,7 @@ Flags:
 		f := fs.Lookup(name)
 		f.Usage = "memlink: " + f.Usage
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, help, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/usertcp/usertcp/config"
@@ -29,79 +28,18 @@ type demoFlags struct {
 	impairFlags
 }
 
-// optFloat, optInt and optDuration are flags that remember whether they
-// were given, so an absent flag leaves the config's value alone.
-type optFloat struct {
-	v   float64
-	set bool
-}
-
-func (o *optFloat) String() string {
-	if !o.set {
-		return ""
-	}
-	return strconv.FormatFloat(o.v, 'g', -1, 64)
-}
-func (o *optFloat) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return err
-	}
-	o.v, o.set = v, true
-	return nil
-}
-
-type optInt struct {
-	v   int64
-	set bool
-}
-
-func (o *optInt) String() string {
-	if !o.set {
-		return ""
-	}
-	return strconv.FormatInt(o.v, 10)
-}
-func (o *optInt) Set(s string) error {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return err
-	}
-	o.v, o.set = v, true
-	return nil
-}
-
-type optDuration struct {
-	v   time.Duration
-	set bool
-}
-
-func (o *optDuration) String() string {
-	if !o.set {
-		return ""
-	}
-	return o.v.String()
-}
-func (o *optDuration) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return errors.New("must not be negative")
-	}
-	o.v, o.set = v, true
-	return nil
-}
-
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	var f demoFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: usertcp demo [flags]\n\nTwo userspace stacks on an in-memory link: an echo server on one (gen_tcp listen/accept),\na client on the other. The client measures the handshake, round trips and a bulk echo\nchecked by SHA-256, and the demo reports what happened on the wire.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	help := `Usage: usertcp demo [flags]
+
+Two userspace stacks on an in-memory link: an echo server on one (gen_tcp listen/accept),
+a client on the other. The client measures the handshake, round trips and a bulk echo
+checked by SHA-256, and the demo reports what happened on the wire. The report goes to
+stdout, progress to stderr.
+
+Flags:
+`
 	fs.StringVar(&f.config, "config", "", "config file (TOML); default: the embedded two-stack setup")
 	fs.StringVar(&f.pcap, "pcap", "", "write a pcap capture of the wire to this file")
 	fs.Int64Var(&f.bytes, "bytes", 8<<20, "bytes the client sends (and gets echoed back)")
@@ -110,11 +48,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
 	f.impairFlags.register(fs)
 	fs.BoolVar(&f.sim, "sim", false, "run in a deterministic simulation: virtual time (latency 1ms unless set), the same report for the same --seed")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, help, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(f.config)
 	if err != nil {
@@ -156,9 +94,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 }
 
 func (f *demoFlags) apply(cfg *config.Config) error {
-	l := &cfg.Link
-	if f.mtu > 0 {
-		l.MTU = f.mtu
+	if err := applyMTU(cfg, f.mtu); err != nil {
+		return err
 	}
 	if err := f.impairFlags.apply(cfg); err != nil {
 		return err

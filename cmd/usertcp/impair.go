@@ -76,3 +76,16 @@ func (f *impairFlags) apply(cfg *config.Config) error {
 	}
 	return nil
 }
+
+// applyMTU sets the link's MTU from --mtu (0: the config's), checked by
+// the rule and with the message a config file's link.mtu gets.
+func applyMTU(cfg *config.Config, mtu int) error {
+	if mtu == 0 {
+		return nil
+	}
+	if err := config.CheckMTU(mtu, cfg.Link.Kind, cfg.Stacks); err != nil {
+		return fmt.Errorf("--mtu: %w", err)
+	}
+	cfg.Link.MTU = mtu
+	return nil
+}

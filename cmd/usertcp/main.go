@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"time"
 )
 
 // command is one subcommand.
@@ -21,26 +23,29 @@ func commands() []command {
 		{"serve", "serve echo, discard and HTTP to the kernel over a TAP device", runServe},
 		{"connect", "connect to HOST PORT like nc: stdin to the socket, the socket to stdout", runConnect},
 		{"bench", "measure gentcp against gonet, kernel loopback and OTP gen_tcp; print ratios", runBench},
-		{"version", "print the version", runVersion},
+		{"version", "print the versions a bug report needs (also: usertcp --version)", runVersion},
 	}
 }
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes the command line and returns the exit status: 0 on
-// success, 2 for a usage error, 1 for a failure.
+// success, 2 for a usage error, 1 for a failure. Help goes to stdout, so
+// that it can be paged; errors go to stderr, a usage error as one line
+// and a pointer to --help.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
 		return 0
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -51,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			case errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.As(err, new(usageError)):
-				fmt.Fprintf(stderr, "usertcp %s: %v\n", c.name, err)
+				fmt.Fprintf(stderr, "usertcp %s: %v\nRun 'usertcp %s --help' for usage.\n", c.name, err, c.name)
 				return 2
 			default:
 				fmt.Fprintf(stderr, "usertcp %s: %v\n", c.name, err)
@@ -59,8 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "usertcp: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "usertcp: unknown command %q\nRun 'usertcp --help' for usage.\n", args[0])
 	return 2
 }
 
@@ -73,15 +77,104 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'usertcp COMMAND --help' for a command's flags.")
 }
 
-// usageError is a bad command line.
+// usageError is a bad command line: run prints it with a pointer to
+// --help and exits 2.
 type usageError struct{ error }
 
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+// parseFlags parses args with fs, the one place every command does. The
+// flag package prints nothing: --help prints help (the command's text,
+// then its flags) to stdout and returns flag.ErrHelp; any other failure
+// comes back as a usageError for run to print in one line.
+func parseFlags(fs *flag.FlagSet, args []string, help string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return err
+	case err != nil:
+		return usageError{err}
 	}
-	fmt.Fprintln(stdout, "usertcp", version)
+	return nil
+}
+
+// noArgs refuses positional arguments left after the flags.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// optFloat, optInt and optDuration are flags that remember whether they
+// were given, so an absent flag leaves the config's value alone. Their
+// errors are what the flag package prints after `invalid value "x" for
+// flag -name: `.
+type optFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optFloat) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+func (o *optFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("want a number")
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+type optInt struct {
+	v   int64
+	set bool
+}
+
+func (o *optInt) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatInt(o.v, 10)
+}
+
+func (o *optInt) Set(s string) error {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return errors.New("want an integer")
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+type optDuration struct {
+	v   time.Duration
+	set bool
+}
+
+func (o *optDuration) String() string {
+	if !o.set {
+		return ""
+	}
+	return o.v.String()
+}
+
+func (o *optDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 5ms or 1s")
+	}
+	if v < 0 {
+		return errors.New("must not be negative")
+	}
+	o.v, o.set = v, true
 	return nil
 }

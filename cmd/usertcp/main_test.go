@@ -5,6 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -12,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/usertcp/usertcp/config"
+	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/link/pcap"
 )
 
@@ -92,17 +97,135 @@ func TestExampleConfigRunsTheDemo(t *testing.T) {
 	assert.Contains(t, out, "match: every byte came back in order")
 }
 
-func TestHelpAndUsage(t *testing.T) {
-	code, _, errs := runCLI(t, "demo", "--help")
-	assert.Equal(t, 0, code)
-	assert.Contains(t, errs, "-loss")
-	code, _, errs = runCLI(t)
-	assert.Equal(t, 2, code)
+// TestHelpGoesToStdout: --help prints to stdout (so that it can be paged)
+// and exits 0, for usertcp and each command; stderr stays empty.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"demo", "--help"}, {"serve", "--help"}, {"connect", "-h"}, {"bench", "--help"}, {"version", "--help"}} {
+		code, out, errs := runCLI(t, args...)
+		assert.Equal(t, 0, code, "%v", args)
+		assert.Empty(t, errs, "%v writes nothing to stderr", args)
+		assert.Contains(t, out, "Usage: usertcp", "%v", args)
+	}
+	_, out, _ := runCLI(t, "demo", "--help")
+	assert.Contains(t, out, "-loss", "the flags follow the text")
+	_, out, _ = runCLI(t, "version", "--help")
+	assert.Contains(t, out, "VCS revision", "version has a help of its own")
+	code, _, errs := runCLI(t)
+	assert.Equal(t, 2, code, "no command is a usage error")
 	assert.Contains(t, errs, "demo")
-	code, _, errs = runCLI(t, "nope")
-	assert.Equal(t, 2, code)
-	assert.Contains(t, errs, `unknown command "nope"`)
-	code, _, errs = runCLI(t, "demo", "--loss", "2")
-	assert.Equal(t, 2, code)
-	assert.Contains(t, errs, "probability")
+}
+
+// TestUsageErrors: every bad command line, whether the flag package or the
+// command refuses it, prints one line and a pointer to --help on stderr,
+// nothing on stdout, and exits 2.
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"demo", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"demo", "--loss", "abc"}, `invalid value "abc" for flag -loss: want a number`},
+		{[]string{"demo", "--loss", "2"}, "probability"},
+		{[]string{"demo", "--latency", "-1s"}, `invalid value "-1s" for flag -latency: must not be negative`},
+		{[]string{"demo", "--seed", "abc"}, `invalid value "abc" for flag -seed: want an integer`},
+		{[]string{"demo", "--port", "70000"}, "--port 70000: want 1..65535"},
+		{[]string{"demo", "--mtu", "10"}, "--mtu: 10 is outside 576..65520"},
+		{[]string{"demo", "--mtu", "-1"}, "--mtu: -1 is outside"},
+		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"serve", "--echo", "x"}, `invalid value "x" for flag -echo`},
+		{[]string{"connect", "server"}, "want HOST PORT"},
+		{[]string{"connect", "--mtu", "1000", "server", "7"}, "less than IPv6's minimum"},
+		{[]string{"bench", "--runs", "x"}, `invalid value "x" for flag -runs`},
+		{[]string{"version", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errs := runCLI(t, c.args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+			require.Len(t, lines, 2, "one line and the pointer: %q", errs)
+			assert.Contains(t, lines[0], c.want)
+			assert.Regexp(t, `^Run 'usertcp( [a-z]+)? --help' for usage\.$`, lines[1])
+		})
+	}
+}
+
+// TestMTUFlagFollowsTheConfigRule: demo --mtu is refused where the same
+// MTU in a config file is, with the same message.
+func TestMTUFlagFollowsTheConfigRule(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mtu.toml")
+	body, err := os.ReadFile("../../config/default.toml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, []byte(regexp.MustCompile(`(?m)^mtu = \d+`).ReplaceAllString(string(body), "mtu = 1000")), 0o644))
+	code, _, fileErr := runCLI(t, "demo", "--config", file)
+	require.Equal(t, 1, code, fileErr)
+	code, _, flagErr := runCLI(t, "demo", "--mtu", "1000")
+	require.Equal(t, 2, code, flagErr)
+	const msg = `1000 is less than IPv6's minimum of 1280, and stack "server" has fd00:75::1/64`
+	assert.Contains(t, fileErr, "link.mtu: "+msg)
+	assert.Contains(t, flagErr, "--mtu: "+msg)
+}
+
+// TestMemlinkMTUFloor: config's MinMTUMemlink is memlink's own floor.
+func TestMemlinkMTUFloor(t *testing.T) {
+	a, b, err := memlink.New(memlink.Options{MTU: config.MinMTUMemlink})
+	require.NoError(t, err)
+	a.Close()
+	b.Close()
+	_, _, err = memlink.New(memlink.Options{MTU: config.MinMTUMemlink - 1})
+	assert.Error(t, err, "memlink takes less than config.MinMTUMemlink: the config rule refuses MTUs that work")
+}
+
+// TestVersion: usertcp version and --version print the versions a bug
+// report needs.
+func TestVersion(t *testing.T) {
+	code, out, errs := runCLI(t, "version")
+	require.Equal(t, 0, code, errs)
+	code, out2, _ := runCLI(t, "--version")
+	require.Equal(t, 0, code)
+	assert.Equal(t, out, out2)
+	mod, err := os.ReadFile("../../go.mod")
+	require.NoError(t, err)
+	gvisor := regexp.MustCompile(`(?m)^\s*gvisor\.dev/gvisor (\S+)`).FindSubmatch(mod)
+	require.NotNil(t, gvisor, "go.mod requires gVisor")
+	for _, want := range []string{"usertcp dev\n", "module:", "revision:", "go:       " + runtime.Version(), "gvisor:   gvisor.dev/gvisor " + string(gvisor[1])} {
+		assert.Contains(t, out, want)
+	}
+}
+
+// TestWriteVersion: the module version and VCS revision come from the
+// build information, as go build stamps it.
+func TestWriteVersion(t *testing.T) {
+	var b bytes.Buffer
+	writeVersion(&b, &debug.BuildInfo{
+		Main: debug.Module{Path: "github.com/usertcp/usertcp", Version: "v1.2.3"},
+		Deps: []*debug.Module{{Path: "gvisor.dev/gvisor", Version: "v0.0.0-20260905035102-160fafc42237"}},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef"},
+			{Key: "vcs.time", Value: "2026-12-07T01:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	})
+	assert.Contains(t, b.String(), "module:   github.com/usertcp/usertcp v1.2.3\n")
+	assert.Contains(t, b.String(), "revision: 0123456789abcdef (2026-12-07T01:00:00Z), modified\n")
+	assert.Contains(t, b.String(), "gvisor:   gvisor.dev/gvisor v0.0.0-20260905035102-160fafc42237\n")
+	b.Reset()
+	writeVersion(&b, nil)
+	assert.Contains(t, b.String(), "module:   unknown")
+}
+
+// TestExampleConfigCommandLine runs the command line that
+// config/example.toml gives for itself.
+func TestExampleConfigCommandLine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	body, err := os.ReadFile("../../config/example.toml")
+	require.NoError(t, err)
+	m := regexp.MustCompile("`usertcp ([^`]+)`").FindSubmatch(body)
+	require.NotNil(t, m, "example.toml says how to load it")
+	args := strings.Fields(strings.ReplaceAll(string(m[1]), "config/example.toml", "../../config/example.toml"))
+	code, out, errs := runCLI(t, append(args, "--bytes", "100000", "--pings", "2")...)
+	require.Equal(t, 0, code, "usertcp %s: %s", m[1], errs)
+	assert.Contains(t, out, "match: every byte came back in order")
 }

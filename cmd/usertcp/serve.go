@@ -58,9 +58,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var lf linkFlags
 	var ports servicePorts
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: usertcp serve --tap NAME [flags]
+	help := `Usage: usertcp serve --tap NAME [flags]
 
 Runs services on a userspace stack attached to a TAP device, for the kernel
 and real programs on its other side to use: echo and discard on gen_tcp, and
@@ -80,16 +78,14 @@ HTTP paths: / (a greeting), /bytes/N (N bytes of a fixed pattern),
 POST /sha256 (the SHA-256 of the body).
 
 Flags:
-`)
-		fs.PrintDefaults()
-	}
+`
 	lf.register(fs)
 	ports.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, help, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := noArgs(fs); err != nil {
+		return err
 	}
 	if err := ports.check(); err != nil {
 		return usageError{err}

@@ -70,12 +70,8 @@ func (f *linkFlags) load() (*config.Config, error) {
 	if f.netns != "" && cfg.Link.Kind != config.Tap {
 		return nil, usageError{errors.New("--netns is for TAP links (--tap NAME)")}
 	}
-	l := &cfg.Link
-	if f.mtu != 0 {
-		if f.mtu < config.MinMTU || f.mtu > config.MaxMTU {
-			return nil, usageError{fmt.Errorf("--mtu %d: want %d..%d", f.mtu, config.MinMTU, config.MaxMTU)}
-		}
-		l.MTU = f.mtu
+	if err := applyMTU(cfg, f.mtu); err != nil {
+		return nil, usageError{err}
 	}
 	if err := f.impairFlags.apply(cfg); err != nil {
 		return nil, usageError{err}

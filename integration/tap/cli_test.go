@@ -95,23 +95,23 @@ func TestCLIMemlink(t *testing.T) {
 
 func TestCLIHelpAndUsage(t *testing.T) {
 	leakCheck(t)
-	_, _, errs := cli(t, "", "--help")
+	_, out, _ := cli(t, "", "--help")
 	for _, want := range []string{"serve", "connect", "demo"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("usertcp --help lacks %q:\n%s", want, errs)
+		if !strings.Contains(out, want) {
+			t.Errorf("usertcp --help lacks %q:\n%s", want, out)
 		}
 	}
 	for cmd, wants := range map[string][]string{
 		"serve":   {"--tap NAME", "-netns", "-echo", "-discard", "-http", "Ctrl-C", "curl"},
 		"connect": {"HOST PORT", "half-close", "nc -N", "-tap", "-from"},
 	} {
-		code, _, errs := cli(t, "", cmd, "--help")
+		code, out, _ := cli(t, "", cmd, "--help")
 		if code != 0 {
 			t.Errorf("usertcp %s --help = %d, want 0", cmd, code)
 		}
 		for _, want := range wants {
-			if !strings.Contains(errs, want) {
-				t.Errorf("usertcp %s --help lacks %q:\n%s", cmd, want, errs)
+			if !strings.Contains(out, want) {
+				t.Errorf("usertcp %s --help lacks %q:\n%s", cmd, want, out)
 			}
 		}
 	}
