@@ -163,6 +163,11 @@ type Stack struct {
 	nics  map[string]tcpip.NICID
 	hosts map[string][]netip.Addr
 
+	// flood and stamps repair netstack's handshake in every NIC's link
+	// (nicLink).
+	flood  *synFloodGuard
+	stamps *synStamps
+
 	closeOnce sync.Once
 }
 
@@ -194,6 +199,10 @@ func New(opts Options) (*Stack, error) {
 		HandleLocal: true,
 	})
 	s := &Stack{ns: ns, opts: opts, nics: map[string]tcpip.NICID{}}
+	s.flood = newSYNFloodGuard(ns.Clock(), func(proto tcpip.NetworkProtocolNumber, a tcpip.Address) bool {
+		return ns.CheckLocalAddress(0, proto, a) != 0
+	})
+	s.stamps = newSYNStamps(ns.Clock(), opts.TCP.SynRetries)
 	if err := s.build(); err != nil {
 		s.Close()
 		return nil, err
@@ -326,7 +335,11 @@ func (s *Stack) routeNIC(r Route) (tcpip.NICID, error) {
 }
 
 func (s *Stack) addNIC(id tcpip.NICID, n NIC) error {
-	if err := s.ns.CreateNICWithOptions(id, n.Link, netstack.NICOptions{Name: n.Name}); err != nil {
+	link := n.Link
+	if id != loopbackNIC {
+		link = newNICLink(link, s.flood, s.stamps)
+	}
+	if err := s.ns.CreateNICWithOptions(id, link, netstack.NICOptions{Name: n.Name}); err != nil {
 		return fmt.Errorf("stack: NIC %q: %s", n.Name, err)
 	}
 	s.nics[n.Name] = id
@@ -486,6 +499,24 @@ func (s *Stack) TCP() TCPOptions { return s.opts.TCP }
 func (s *Stack) NICID(name string) (tcpip.NICID, bool) {
 	id, ok := s.nics[name]
 	return id, ok
+}
+
+// GuardStats counts what the stack's link path did to repair netstack's
+// handshake.
+type GuardStats struct {
+	// SYNFloodDrops is the number of received SYNs dropped because netstack
+	// had not yet answered as many as the flood guard lets wait for one
+	// local port, or because they came fragmented.
+	SYNFloodDrops uint64
+	// SYNRestamps is the number of retransmitted SYNs whose timestamp was
+	// advanced to the time they were sent (netstack resends a SYN with the
+	// timestamp of the first, which inflates the first RTT sample).
+	SYNRestamps uint64
+}
+
+// GuardStats returns the counts of the stack's handshake guards.
+func (s *Stack) GuardStats() GuardStats {
+	return GuardStats{SYNFloodDrops: s.flood.dropped.Load(), SYNRestamps: s.stamps.restamped.Load()}
 }
 
 // ErrUnknownHost is returned by LookupHost for a name that is neither an

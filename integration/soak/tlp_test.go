@@ -2,7 +2,9 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +16,10 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
+	"github.com/usertcp/usertcp/gentcp"
 	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/sim"
 	"github.com/usertcp/usertcp/stack"
 )
 
@@ -147,16 +151,49 @@ func TestTailLossProbeBoundedByMaxRTO(t *testing.T) {
 // handshake's RTT sample is the SYN retransmission timeout (1 s); the
 // smoothed RTT starts there, and every timer derived from it (RTO, the
 // tail loss probe) is seconds long until enough samples bring it down.
-// Linux stamps each retransmission afresh.
+// Linux stamps each retransmission afresh, and so does the stack's link
+// path (stack/synstamp.go). After a few round trips on a 2 ms link, the
+// connection whose first SYN was lost has an RTO within twice that of one
+// whose SYN was not, in real time and in the simulation.
 func TestSRTTAfterSYNRetransmit(t *testing.T) {
-	t.Skip("open netstack bug (issue 7 closing note): a resent SYN keeps its original TSval, inflating SRTT, and RACK's tail-loss probe is not capped by the RTO; needs a patched gVisor")
-	defer goleak.VerifyNone(t)
-	p, inj := testutil.NewInjectedPair(t, memlink.Options{}, stack.TCPOptions{})
+	const latency, trips = 2 * time.Millisecond, 8
+	for _, clock := range []struct {
+		name string
+		run  func(t *testing.T, loseSYN bool) tcpip.TCPInfoOption
+	}{
+		{"real time", func(t *testing.T, loseSYN bool) tcpip.TCPInfoOption {
+			return rttAfterHandshake(t, latency, trips, loseSYN)
+		}},
+		{"sim", func(t *testing.T, loseSYN bool) tcpip.TCPInfoOption {
+			return simRTTAfterHandshake(t, latency, trips, loseSYN)
+		}},
+	} {
+		t.Run(clock.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			clean := clock.run(t, false)
+			lost := clock.run(t, true)
+			t.Logf("SYN not lost: SRTT %v, RTTVAR %v, RTO %v", clean.RTT, clean.RTTVar, clean.RTO)
+			t.Logf("first SYN lost: SRTT %v, RTTVAR %v, RTO %v", lost.RTT, lost.RTTVar, lost.RTO)
+			if lost.RTO > 2*clean.RTO {
+				t.Errorf("after %d round trips, the RTO of the connection whose first SYN was lost is %v, against %v without the loss: the retransmitted SYN's stale timestamp was taken as a round trip", trips, lost.RTO, clean.RTO)
+			}
+			if lost.RTT > 100*time.Millisecond {
+				t.Errorf("SRTT %v on a link with %v of latency", lost.RTT, latency)
+			}
+		})
+	}
+}
+
+// rttAfterHandshake connects A to B over a memlink with the given latency,
+// losing A's first SYN if loseSYN, runs trips echo round trips and returns
+// A's view of the connection's RTT.
+func rttAfterHandshake(t *testing.T, latency time.Duration, trips int, loseSYN bool) tcpip.TCPInfoOption {
+	p, inj := testutil.NewInjectedPair(t, memlink.Options{Latency: latency}, stack.TCPOptions{})
 	defer p.Close()
 	var once sync.Once
 	inj.OnSend(func(frame []byte) bool {
 		ip := header.IPv4(frame)
-		if len(frame) < header.IPv4MinimumSize || ip.TransportProtocol() != header.TCPProtocolNumber {
+		if !loseSYN || len(frame) < header.IPv4MinimumSize || ip.TransportProtocol() != header.TCPProtocolNumber {
 			return true
 		}
 		keep := true
@@ -170,12 +207,27 @@ func TestSRTTAfterSYNRetransmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	accepted := make(chan struct{})
+	echoed := make(chan error, 1)
 	go func() {
-		defer close(accepted)
-		if c, err := l.Accept(); err == nil {
-			c.Close()
+		c, err := l.Accept()
+		if err != nil {
+			echoed <- err
+			return
 		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 16)
+		for range trips {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				echoed <- err
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				echoed <- err
+				return
+			}
+		}
+		echoed <- nil
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -186,22 +238,109 @@ func TestSRTTAfterSYNRetransmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	t.Logf("connected after %v (one SYN lost)", time.Since(start).Round(time.Millisecond))
-	<-accepted
+	t.Logf("connected after %v (first SYN lost: %v)", time.Since(start).Round(time.Millisecond), loseSYN)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 16)
+	for range trips {
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-echoed; err != nil {
+		t.Fatal(err)
+	}
 	var info tcpip.TCPInfoOption
 	if err := tcpEndpoint(t, p.A).GetSockOpt(&info); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("SRTT %v, RTTVAR %v, RTO %v", info.RTT, info.RTTVar, info.RTO)
-	if info.RTT > 100*time.Millisecond {
-		t.Errorf("SRTT after the handshake is %v on a link with no latency: the retransmitted SYN's stale timestamp was taken as a round trip", info.RTT)
+	if loseSYN && p.A.GuardStats().SYNRestamps == 0 {
+		t.Error("the SYN was lost, but no retransmitted SYN was restamped")
 	}
+	return info
+}
+
+// simRTTAfterHandshake is rttAfterHandshake in the simulation: the link
+// from A to B is cut for the first 500 ms, so A's first SYN is lost.
+func simRTTAfterHandshake(t *testing.T, latency time.Duration, trips int, loseSYN bool) tcpip.TCPInfoOption {
+	var info tcpip.TCPInfoOption
+	opts := sim.Options{Seed: 7, Link: memlink.Options{Latency: latency}}
+	_, err := sim.Run(opts, func(s *sim.Sim) {
+		if loseSYN {
+			s.Partition(sim.AtoB)
+			s.At(500*time.Millisecond, func() { s.Heal(sim.AtoB) })
+		}
+		s.Go(s.B(), func(p *gentcp.Process) error {
+			l, err := p.Listen(7, gentcp.Binary, gentcp.Active(false))
+			if err != nil {
+				return err
+			}
+			c, err := p.Accept(l, gentcp.Infinity)
+			if err != nil {
+				return err
+			}
+			for range trips {
+				d, err := c.Recv(16, gentcp.Infinity)
+				if err != nil {
+					return err
+				}
+				if err := c.Send(d.Bytes); err != nil {
+					return err
+				}
+			}
+			_, err = c.Recv(0, gentcp.Infinity) // until A closes
+			if !errors.Is(err, gentcp.Closed) {
+				return err
+			}
+			return nil
+		})
+		s.Go(s.A(), func(p *gentcp.Process) error {
+			c, err := p.Connect("b", 7, 5*time.Second, gentcp.Binary, gentcp.Active(false))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for range trips {
+				if err := c.Send(make([]byte, 16)); err != nil {
+					return err
+				}
+				if _, err := c.Recv(16, gentcp.Infinity); err != nil {
+					return err
+				}
+			}
+			a, _ := s.Stacks()
+			ep, err := connectedEndpoint(a)
+			if err != nil {
+				return err
+			}
+			if err := ep.GetSockOpt(&info); err != nil {
+				return fmt.Errorf("TCPInfo: %s", err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // tcpEndpoint returns the one connected (established or close-wait) TCP
 // endpoint of st.
 func tcpEndpoint(t *testing.T, st *stack.Stack) tcpip.Endpoint {
 	t.Helper()
+	ep, err := connectedEndpoint(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+// connectedEndpoint returns the one connected (established or close-wait)
+// TCP endpoint of st.
+func connectedEndpoint(st *stack.Stack) (tcpip.Endpoint, error) {
 	var states []string
 	for _, ep := range st.Netstack().RegisteredEndpoints() {
 		te, ok := ep.(tcpip.Endpoint)
@@ -210,10 +349,9 @@ func tcpEndpoint(t *testing.T, st *stack.Stack) tcpip.Endpoint {
 			continue
 		}
 		if s := tcp.EndpointState(te.State()); s == tcp.StateEstablished || s == tcp.StateCloseWait {
-			return te
+			return te, nil
 		}
 		states = append(states, tcp.EndpointState(te.State()).String())
 	}
-	t.Fatalf("no established endpoint among %v", states)
-	return nil
+	return nil, fmt.Errorf("no established endpoint among %v", states)
 }

@@ -1,0 +1,209 @@
+package stack
+
+import (
+	"encoding/binary"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/nested"
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// nicLink is the link endpoint New puts between netstack and the link of
+// every NIC it is given, so that TAP, memlink and any library user's link
+// get the same repairs of netstack's handshake: synFloodGuard bounds the
+// SYNs waiting in netstack's listener queues, and synStamps restamps
+// retransmitted SYNs. Both act only on segments with SYN or RST set; every
+// other frame costs the parse of its IP header down to the TCP flags on the
+// way in, and one flag test on the way out.
+type nicLink struct {
+	nested.Endpoint
+	flood  *synFloodGuard
+	stamps *synStamps
+}
+
+var _ netstack.LinkEndpoint = (*nicLink)(nil)
+
+func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synStamps) *nicLink {
+	l := &nicLink{flood: flood, stamps: stamps}
+	l.Endpoint.Init(lower, l)
+	return l
+}
+
+// DeliverNetworkPacket implements netstack.NetworkDispatcher: the lower
+// link hands it every received frame. A SYN without ACK is admitted or
+// dropped by the flood guard; a SYN-ACK or RST ends the handshake synStamps
+// was tracking.
+func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) {
+	if in, ok := parseInboundTCP(proto, pkt); ok && in.flags&(header.TCPFlagSyn|header.TCPFlagRst) != 0 {
+		if !l.handshakeIn(pkt, in) {
+			return
+		}
+	}
+	l.Endpoint.DeliverNetworkPacket(proto, pkt)
+}
+
+// handshakeIn is DeliverNetworkPacket's slow path, for segments with SYN
+// or RST set. It reports whether the frame goes on to netstack.
+func (l *nicLink) handshakeIn(pkt *netstack.PacketBuffer, in inboundTCP) bool {
+	if in.fragmented {
+		// No TCP sends a fragmented SYN, and a reassembled one would
+		// reach the listener's queue behind the guard's back.
+		if in.flags&header.TCPFlagSyn != 0 {
+			l.flood.dropped.Add(1)
+			return false
+		}
+		return true
+	}
+	switch {
+	case in.flags&header.TCPFlagSyn != 0 && in.flags&header.TCPFlagAck == 0:
+		return l.flood.admit(pkt, in)
+	case in.flags&header.TCPFlagAck != 0:
+		// A SYN-ACK, or a RST refusing our SYN: the handshake our SYN
+		// started is over either way.
+		l.stamps.answered(pkt, in)
+	}
+	return true
+}
+
+// WritePackets implements netstack.LinkWriter: netstack hands it every
+// frame it sends. Outgoing SYNs go past synStamps; SYN-ACKs and RSTs
+// answer the SYNs the flood guard let in.
+func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error) {
+	for _, pkt := range pkts.AsSlice() {
+		if pkt.TransportProtocolNumber != header.TCPProtocolNumber {
+			continue
+		}
+		th := header.TCP(pkt.TransportHeader().Slice())
+		if len(th) < header.TCPMinimumSize || th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) == 0 {
+			continue
+		}
+		switch f := th.Flags(); {
+		case f&header.TCPFlagAck == 0:
+			if f&header.TCPFlagSyn != 0 {
+				l.stamps.sent(pkt, th, l.netstackChecksums(pkt))
+			}
+		default:
+			l.flood.answered(th.SourcePort())
+		}
+	}
+	return l.Endpoint.WritePackets(pkts)
+}
+
+// netstackChecksums reports whether netstack computed pkt's full TCP
+// checksum, as it does when the link does not offload it
+// (tcp/connect.go buildTCPHdr: RequiresTXTransportChecksum) and the packet
+// is no GSO packet whose checksum the link finishes.
+func (l *nicLink) netstackChecksums(pkt *netstack.PacketBuffer) bool {
+	return l.Capabilities()&netstack.CapabilityTXChecksumOffload == 0 && pkt.GSOOptions.Type == netstack.GSONone
+}
+
+// inboundTCP locates the TCP header of a received frame.
+type inboundTCP struct {
+	v6 bool
+	// ipLen is the length of the IP header and its IPv6 extension
+	// headers: the TCP header starts there.
+	ipLen int
+	flags header.TCPFlags
+	// fragmented is set for the first fragment of a fragmented
+	// datagram, or one too short to hold the TCP flags.
+	fragmented bool
+}
+
+// parseInboundTCP reads a received frame's IP header down to the TCP
+// flags. It reports false for anything but the first fragment of a TCP
+// segment, and for frames netstack will drop as malformed.
+func parseInboundTCP(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) (inboundTCP, bool) {
+	b, ok := pkt.Data().PullUp(1)
+	if !ok {
+		return inboundTCP{}, false
+	}
+	switch v := header.IPVersion(b); {
+	case v == header.IPv4Version && (proto == header.IPv4ProtocolNumber || proto == 0):
+		return parseInboundTCP4(pkt)
+	case v == header.IPv6Version && (proto == header.IPv6ProtocolNumber || proto == 0):
+		return parseInboundTCP6(pkt)
+	}
+	return inboundTCP{}, false
+}
+
+func parseInboundTCP4(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
+	b, ok := pkt.Data().PullUp(header.IPv4MinimumSize)
+	if !ok || b[9] != uint8(header.TCPProtocolNumber) {
+		return inboundTCP{}, false
+	}
+	ip := header.IPv4(b)
+	ipLen := int(ip.HeaderLength())
+	if ipLen < header.IPv4MinimumSize || ip.FragmentOffset() != 0 {
+		return inboundTCP{}, false
+	}
+	in := inboundTCP{ipLen: ipLen, fragmented: ip.Flags()&header.IPv4FlagMoreFragments != 0}
+	return in.readFlags(pkt)
+}
+
+func parseInboundTCP6(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
+	b, ok := pkt.Data().PullUp(header.IPv6MinimumSize)
+	if !ok {
+		return inboundTCP{}, false
+	}
+	in := inboundTCP{v6: true, ipLen: header.IPv6MinimumSize}
+	next := b[6]
+	// Walk the extension headers netstack walks (ipv6.go,
+	// processExtensionHeaders): each is at least 8 bytes, so the walk ends
+	// within the frame.
+	for next != uint8(header.TCPProtocolNumber) {
+		switch header.IPv6ExtensionHeaderIdentifier(next) {
+		case header.IPv6HopByHopOptionsExtHdrIdentifier, header.IPv6RoutingExtHdrIdentifier,
+			header.IPv6DestinationOptionsExtHdrIdentifier:
+			b, ok := pkt.Data().PullUp(in.ipLen + 2)
+			if !ok {
+				return inboundTCP{}, false
+			}
+			next = b[in.ipLen]
+			in.ipLen += (int(b[in.ipLen+1]) + 1) * 8
+		case header.IPv6FragmentExtHdrIdentifier:
+			b, ok := pkt.Data().PullUp(in.ipLen + 8)
+			if !ok {
+				return inboundTCP{}, false
+			}
+			frag := binary.BigEndian.Uint16(b[in.ipLen+2:])
+			if frag&^7 != 0 {
+				return inboundTCP{}, false // not the first fragment
+			}
+			in.fragmented = in.fragmented || frag&1 != 0
+			next = b[in.ipLen]
+			in.ipLen += 8
+		default:
+			return inboundTCP{}, false
+		}
+	}
+	return in.readFlags(pkt)
+}
+
+func (in inboundTCP) readFlags(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
+	b, ok := pkt.Data().PullUp(in.ipLen + header.TCPMinimumSize)
+	if !ok {
+		if !in.fragmented {
+			return inboundTCP{}, false // truncated: netstack drops it
+		}
+		// A first fragment that hides the TCP header (RFC 1858's tiny
+		// fragment): treated as a SYN, so it is dropped.
+		in.flags = header.TCPFlagSyn
+		return in, true
+	}
+	in.flags = header.TCP(b[in.ipLen:]).Flags()
+	return in, true
+}
+
+// inboundAddrs returns the source and destination addresses of a frame
+// parseInboundTCP accepted.
+func inboundAddrs(pkt *netstack.PacketBuffer, in inboundTCP) (src, dst tcpip.Address) {
+	if in.v6 {
+		b, _ := pkt.Data().PullUp(header.IPv6MinimumSize)
+		ip := header.IPv6(b)
+		return ip.SourceAddress(), ip.DestinationAddress()
+	}
+	b, _ := pkt.Data().PullUp(header.IPv4MinimumSize)
+	ip := header.IPv4(b)
+	return ip.SourceAddress(), ip.DestinationAddress()
+}
