@@ -61,9 +61,11 @@ type Config struct {
 	// netem does: a frame whose draw is smaller than the previous frame's
 	// by more than the time between them overtakes it. This models a
 	// path that spreads one flow over parallel routes or queues (link
-	// aggregation, multipath, a switch fabric), not one queue; with
-	// Jitter of a tenth of the spacing between back-to-back segments or
-	// more, TCP takes much of the resulting reordering for loss.
+	// aggregation, multipath, a switch fabric), not one queue. Once
+	// Jitter exceeds the time between consecutive frames (12µs for
+	// 1500-byte frames at 1 Gbit/s), most frames of a bulk transfer
+	// overtake or are overtaken, and TCP takes much of it for loss (see
+	// BENCHMARKS.md, "Jitter and reordering").
 	JitterReorders bool
 
 	// Reorder is the probability, in [0, 1], that a frame is held back
