@@ -71,7 +71,7 @@ Flags:
 		pcapW = pcapFile
 	}
 	if f.sim {
-		return runSimDemo(cfg, f, pcapW, stdout)
+		return runSimDemo(cfg, f, pcapW, stdout, stderr)
 	}
 	w, err := build(cfg, pcapW)
 	if err != nil {
@@ -82,7 +82,7 @@ Flags:
 		return errors.New("the demo needs two stacks, one on each end of the link")
 	}
 	serverName, clientName := cfg.Stacks[0].Name, cfg.Stacks[1].Name
-	rep, err := demo(w, serverName, clientName, f)
+	rep, err := demo(w, serverName, clientName, f, stderr)
 	if err != nil {
 		return err
 	}
@@ -123,9 +123,11 @@ type report struct {
 	linkA, linkB       string
 }
 
-func demo(w *world, serverName, clientName string, f demoFlags) (*report, error) {
+func demo(w *world, serverName, clientName string, f demoFlags, stderr io.Writer) (*report, error) {
 	srv, cli := w.nodes[serverName], w.nodes[clientName]
 	rep := &report{server: serverName, client: clientName}
+	prog := &demoProgress{pingsWant: f.pings, bytes: f.bytes}
+	defer startProgress(stderr, prog.status).Stop()
 
 	// The server: gen_tcp:listen, then one acceptor that echoes. Its
 	// options override the config's defaults where the echo needs them.
@@ -182,6 +184,7 @@ func demo(w *world, serverName, clientName string, f demoFlags) (*report, error)
 			return nil, fmt.Errorf("ping recv: %w", err)
 		}
 		rep.rtts = append(rep.rtts, time.Since(t0))
+		prog.pinged.Add(1)
 	}
 
 	// Bulk echo: a writer sends random bytes while this goroutine reads the
@@ -193,6 +196,7 @@ func demo(w *world, serverName, clientName string, f demoFlags) (*report, error)
 	sendErr := make(chan error, 1)
 	hSent := sha256.New()
 	start = time.Now()
+	prog.bulkStart.Store(start.UnixNano())
 	go func() {
 		left := f.bytes
 		for left > 0 {
@@ -216,6 +220,7 @@ func demo(w *world, serverName, clientName string, f demoFlags) (*report, error)
 		}
 		hEcho.Write(d.Bytes)
 		rep.echoed += int64(len(d.Bytes))
+		prog.echoed.Store(rep.echoed)
 	}
 	rep.bulk = time.Since(start)
 	if err := <-sendErr; err != nil {

@@ -23,7 +23,7 @@ const simDefaultLatency = time.Millisecond
 // as processes on a virtual clock, with every random choice drawn from
 // the seed. The report reads virtual time, so a seed prints the same
 // report every time; only the wall time differs.
-func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout io.Writer) error {
+func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr io.Writer) error {
 	if cfg.Link.Kind != config.Memlink {
 		return fmt.Errorf("--sim needs a memlink link, not %q", cfg.Link.Kind)
 	}
@@ -66,6 +66,10 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout io.Write
 	}
 
 	rep := &report{server: server.Name, client: client.Name}
+	// The progress line runs on the wall clock and only reads counters,
+	// so the simulation stays deterministic.
+	prog := &demoProgress{pingsWant: f.pings, bytes: f.bytes}
+	p := startProgress(stderr, prog.status)
 	var s *sim.Sim
 	res, err := sim.Run(opts, func(sm *sim.Sim) {
 		s = sm
@@ -74,8 +78,9 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout io.Write
 			srv, cli = cli, srv
 		}
 		s.Go(srv, func(p *gentcp.Process) error { return simEchoServer(p, f.port) })
-		s.Go(cli, func(p *gentcp.Process) error { return simEchoClient(s, p, server.Name, srv, f, rep) })
+		s.Go(cli, func(p *gentcp.Process) error { return simEchoClient(s, p, server.Name, srv, f, rep, prog) })
 	})
+	p.Stop()
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,7 @@ func simEchoServer(p *gentcp.Process, port int) error {
 // simEchoClient is the demo's client: handshake, one-byte round trips,
 // then a bulk echo whose sender is a second process, all timed on the
 // virtual clock.
-func simEchoClient(s *sim.Sim, p *gentcp.Process, server string, srv *gentcp.Node, f demoFlags, rep *report) error {
+func simEchoClient(s *sim.Sim, p *gentcp.Process, server string, srv *gentcp.Node, f demoFlags, rep *report, prog *demoProgress) error {
 	opts := []gentcp.Option{gentcp.Binary, gentcp.Active(false), gentcp.PacketRaw, gentcp.Buffer(64 << 10), gentcp.Nodelay(true)}
 	start := s.Now()
 	c, err := p.Connect(server, f.port, 10*time.Second, opts...)
@@ -141,6 +146,7 @@ func simEchoClient(s *sim.Sim, p *gentcp.Process, server string, srv *gentcp.Nod
 			return fmt.Errorf("ping recv: %w", err)
 		}
 		rep.rtts = append(rep.rtts, s.Now()-t0)
+		prog.pinged.Add(1)
 	}
 
 	// Bulk echo: a writer process sends seeded random bytes while this
@@ -150,6 +156,7 @@ func simEchoClient(s *sim.Sim, p *gentcp.Process, server string, srv *gentcp.Nod
 	rng := rand.NewChaCha8(seed)
 	hSent, hEcho := sha256.New(), sha256.New()
 	start = s.Now()
+	prog.bulkStart.Store(time.Now().UnixNano())
 	p.Node().Spawn(func(*gentcp.Process) {
 		chunk := make([]byte, 64<<10)
 		var err error
@@ -171,6 +178,7 @@ func simEchoClient(s *sim.Sim, p *gentcp.Process, server string, srv *gentcp.Nod
 		}
 		hEcho.Write(d.Bytes)
 		rep.echoed += int64(len(d.Bytes))
+		prog.echoed.Store(rep.echoed)
 	}
 	rep.bulk = s.Now() - start
 	m, err := p.Receive(gentcp.Infinity)
