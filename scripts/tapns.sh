@@ -29,7 +29,8 @@
 #
 # up and down are idempotent: up on an existing setup re-applies the MTU and
 # addresses; down removes whatever exists of it and succeeds if nothing does.
-# If up fails half-way, it removes what it created. leftovers lists the
+# If up fails half-way, it removes what it created. status says whether NS
+# exists and, as root, lists its devices and addresses. leftovers lists the
 # namespaces whose names start with PREFIX (default "usertcp") and exits 1 if
 # there are any. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2.
 set -euo pipefail
@@ -135,6 +136,11 @@ status() {
   if ! ns_exists; then
     echo "namespace $ns: absent"
     return 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    # ip -n joins the namespace, which takes CAP_SYS_ADMIN.
+    echo "namespace $ns: present; listing its devices and addresses needs root (sudo $prog status -n $ns)"
+    return 0
   fi
   echo "namespace $ns:"
   ip -n "$ns" -brief addr show

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/usertcp/usertcp/config"
@@ -264,18 +265,18 @@ func (r *report) print(out io.Writer, cfg *config.Config, f demoFlags) {
 		fmt.Fprintf(out, "; seed %d", l.Seed)
 	}
 	fmt.Fprintln(out, "). No kernel sockets were used.")
-	fmt.Fprintf(out, "handshake:     client connected to %s in %v (gen_tcp:connect)\n", r.serverAddr, r.handshake.Round(time.Microsecond))
+	fmt.Fprintf(out, "handshake:     client connected to %s in %v (gen_tcp:connect)\n", r.serverAddr, roundDuration(r.handshake))
 	if len(r.rtts) > 0 {
 		s := slices.Clone(r.rtts)
 		slices.Sort(s)
 		p := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
-		fmt.Fprintf(out, "round trip:    %d one-byte pings: p50 %v, p99 %v, max %v\n", len(s), p(0.5).Round(time.Microsecond), p(0.99).Round(time.Microsecond), s[len(s)-1].Round(time.Microsecond))
+		fmt.Fprintf(out, "round trip:    %d one-byte pings: p50 %v, p99 %v, max %v\n", len(s), roundDuration(p(0.5)), roundDuration(p(0.99)), roundDuration(s[len(s)-1]))
 	}
 	secs := r.bulk.Seconds()
 	if secs > 0 {
-		fmt.Fprintf(out, "bulk echo:     %s sent and %s echoed back in %v: %s/s each way (%.2f Gbit/s)\n",
-			humanBytes(float64(r.sent)), humanBytes(float64(r.echoed)), r.bulk.Round(time.Millisecond),
-			humanBytes(float64(r.sent)/secs), float64(r.sent)*8/secs/1e9)
+		fmt.Fprintf(out, "bulk echo:     %s sent and %s echoed back in %v: %s/s each way (%s)\n",
+			humanBytes(float64(r.sent)), humanBytes(float64(r.echoed)), roundDuration(r.bulk),
+			humanBytes(float64(r.sent)/secs), scaled(float64(r.sent)*8/secs, "bit/s"))
 	}
 	verdict := "match: every byte came back in order"
 	if !bytes.Equal(r.sumSent[:], r.sumEchoed[:]) {
@@ -285,6 +286,25 @@ func (r *report) print(out io.Writer, cfg *config.Config, f demoFlags) {
 	fmt.Fprintf(out, "retransmits:   %s %d of %d segments, %s %d of %d segments\n", r.server, r.retrans[0], r.segs[0], r.client, r.retrans[1], r.segs[1])
 	fmt.Fprintf(out, "wire a→b:      %s\n", r.linkA)
 	fmt.Fprintf(out, "wire b→a:      %s\n", r.linkB)
+}
+
+// roundDuration keeps three significant digits of d, so that a short run
+// shows as 412µs rather than 0s and a long one as 1.23s rather than
+// 1.234567891s.
+func roundDuration(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for d >= 1000*unit && unit < time.Second {
+		unit *= 10
+	}
+	return d.Round(unit)
+}
+
+// plural is "1 connection", "2 connections".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }
 
 func humanBytes(n float64) string {

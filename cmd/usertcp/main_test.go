@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -228,4 +229,44 @@ func TestExampleConfigCommandLine(t *testing.T) {
 	code, out, errs := runCLI(t, append(args, "--bytes", "100000", "--pings", "2")...)
 	require.Equal(t, 0, code, "usertcp %s: %s", m[1], errs)
 	assert.Contains(t, out, "match: every byte came back in order")
+}
+
+// TestDemoUnitsBySize: a small echo reports its time and rate in units
+// that fit, not "in 0s" and "(0.00 Gbit/s)".
+func TestDemoUnitsBySize(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, args := range [][]string{{"demo", "--bytes", "1000", "--pings", "1"}, {"demo", "--sim", "--bytes", "1000", "--pings", "1", "--rate", "10kbit"}} {
+		code, out, errs := runCLI(t, args...)
+		require.Equal(t, 0, code, errs)
+		assert.NotContains(t, out, " in 0s")
+		assert.NotContains(t, out, "0.00 ")
+		assert.Regexp(t, `echoed back in [1-9][0-9.]*(ns|µs|ms|s): .* \([1-9][0-9.]* [kMG]?bit/s\)`, out, "%v", args)
+	}
+}
+
+func TestRoundDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		412 * time.Nanosecond:                  "412ns",
+		123456 * time.Nanosecond:               "123µs",
+		1234567 * time.Nanosecond:              "1.23ms",
+		1234567891 * time.Nanosecond:           "1.23s",
+		83*time.Minute + 1234*time.Millisecond: "1h23m1s",
+	} {
+		assert.Equal(t, want, roundDuration(d).String())
+	}
+}
+
+func TestPlural(t *testing.T) {
+	assert.Equal(t, "0 connections", plural(0, "connection"))
+	assert.Equal(t, "1 connection", plural(1, "connection"))
+	assert.Equal(t, "4 connections", plural(4, "connection"))
+}
+
+// TestNetnsPathAdvice: --netns given a path that is no namespace file
+// says so, instead of suggesting ip netns add ./ns.
+func TestNetnsPathAdvice(t *testing.T) {
+	code, _, errs := runCLI(t, "connect", "--tap", "utapx0", "--netns", "./no-such-ns", "kernel", "7")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "./no-such-ns is not a network namespace file")
+	assert.NotContains(t, errs, "ip netns add")
 }

@@ -126,7 +126,7 @@ Flags:
 	fmt.Fprintln(stdout, "usertcp serve: stopping")
 	svc.stop()
 	closeWorld()
-	msg := fmt.Sprintf("usertcp serve: stopped after %d connections", svc.served.Load())
+	msg := "usertcp serve: stopped after " + plural(svc.served.Load(), "connection")
 	if w.tap.Created() {
 		msg += "; TAP " + w.tap.Name() + " removed"
 	}

@@ -89,7 +89,7 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr 
 	rep.linkA, rep.linkB = describeCounters(w, 0), describeCounters(w, 1)
 	rep.print(stdout, cfg, f)
 	fmt.Fprintf(stdout, "simulation:    seed %d: %v of virtual time in %v of wall time (%d steps)\n",
-		opts.Seed, res.Elapsed, res.Wall.Round(time.Millisecond), res.Steps)
+		opts.Seed, res.Elapsed, roundDuration(res.Wall), res.Steps)
 	fmt.Fprintf(stdout, "trace:         %d frames delivered, SHA-256 %s\n", len(res.Frames), res.Hash)
 	if f.pcap != "" {
 		fmt.Fprintf(stdout, "capture:       %s (timestamps are virtual, from %s; read it with: tcpdump -nn -r %s)\n",

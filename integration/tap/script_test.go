@@ -40,6 +40,15 @@ func TestScript(t *testing.T) {
 	if err != nil || !strings.Contains(out, "10.77.0.1/30") || !strings.Contains(out, "fd77:75::1/64") {
 		t.Errorf("status after up: %v\n%s", err, out)
 	}
+	// As another user: one whole line that says what it needs, exit 0.
+	if setpriv, err := exec.LookPath("setpriv"); err != nil {
+		t.Logf("setpriv not installed (util-linux): status as a non-root user not checked")
+	} else {
+		out, err := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", script, "status", "-n", ns).CombinedOutput()
+		if err != nil || string(out) != "namespace "+ns+": present; listing its devices and addresses needs root (sudo tapns.sh status -n "+ns+")\n" {
+			t.Errorf("status as user nobody: %v\n%s", err, out)
+		}
+	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "show", "dev", "usertcp0").CombinedOutput(); err != nil || !strings.Contains(string(out), "mtu 9000") {
 		t.Errorf("the device after up -m 9000: %v\n%s", err, out)
 	}

@@ -72,12 +72,19 @@ func (e *OpenError) hint() string {
 	case ErrNoTun:
 		return "the kernel's TUN/TAP driver is missing: load it (modprobe tun), or in a container pass the device in (docker run --device /dev/net/tun --cap-add NET_ADMIN)"
 	case ErrPermission:
+		if e.Op == opSetns || e.Op == opOpenNetns {
+			return "joining a network namespace needs CAP_SYS_ADMIN as well as CAP_NET_ADMIN: run as root (sudo), or run usertcp inside the namespace (sudo ip netns exec " + e.Netns + " usertcp ...) without --netns"
+		}
 		return fmt.Sprintf("a TAP device needs CAP_NET_ADMIN: run as root (sudo), give the binary the capability (setcap cap_net_admin+ep ./usertcp), or have root create a persistent device you own (ip tuntap add dev %s mode tap user $USER)", e.Name)
 	case ErrBusy:
 		return "another process has this TAP device open (a TAP device serves one process): stop it, or choose another device name"
 	case ErrNotTAP:
 		return fmt.Sprintf("a network device named %q exists and is not a TAP device: choose another name, or delete it (ip link del %s)", e.Name, e.Name)
 	case ErrNoNetns:
+		if strings.ContainsRune(e.Netns, '/') {
+			// A path names a file, which ip netns add does not make.
+			return fmt.Sprintf("%s is not a network namespace file: with a slash, Netns is a path such as /proc/PID/ns/net or /run/netns/NAME; without one, a name from ip netns", e.Netns)
+		}
 		return fmt.Sprintf("create it first (ip netns add %s, or scripts/tapns.sh up -n %s)", e.Netns, e.Netns)
 	}
 	return ""

@@ -24,7 +24,8 @@ func TestKindOf(t *testing.T) {
 		{opSetIff, syscall.EBUSY, ErrBusy, "another process"},
 		{opSetIff, syscall.EINVAL, ErrNotTAP, "is not a TAP device"},
 		{opOpenNetns, syscall.ENOENT, ErrNoNetns, "ip netns add"},
-		{opSetns, syscall.EPERM, ErrPermission, "CAP_NET_ADMIN"},
+		{opSetns, syscall.EPERM, ErrPermission, "CAP_SYS_ADMIN as well as CAP_NET_ADMIN"},
+		{opOpenNetns, syscall.EACCES, ErrPermission, "CAP_SYS_ADMIN"},
 		{opKernel + ": set MTU 9000", syscall.EPERM, ErrPermission, "CAP_NET_ADMIN"},
 		{opKernel + ": set MTU 99999", syscall.EINVAL, nil, ""},
 		{opSetIff, syscall.ENOMEM, nil, ""},
@@ -51,6 +52,24 @@ func TestKindOf(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNetnsPathHint: a namespace given as a path that is not one gets
+// advice about paths, not "ip netns add ./ns" (which would make
+// /run/netns/./ns, not ./ns).
+func TestNetnsPathHint(t *testing.T) {
+	for _, c := range []struct {
+		op    string
+		errno syscall.Errno
+	}{{opOpenNetns, syscall.ENOENT}, {opSetns, syscall.EINVAL}} {
+		msg := openError(c.op, "", "./ns", c.errno).Error()
+		if !strings.Contains(msg, "./ns is not a network namespace file") || strings.Contains(msg, "ip netns add") {
+			t.Errorf("%s %v: message %q", c.op, c.errno, msg)
+		}
+	}
+	if msg := openError(opOpenNetns, "", "ns1", syscall.ENOENT).Error(); !strings.Contains(msg, "ip netns add ns1") {
+		t.Errorf("a missing named namespace: message %q lacks the way to make it", msg)
 	}
 }
 
