@@ -57,7 +57,11 @@ func (c *Clock) Elapsed() time.Duration {
 // AfterFunc implements tcpip.Clock: f runs in the goroutine that calls
 // FireDue once the clock reaches now+d.
 func (c *Clock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
-	t := &timer{c: c, f: f, index: -1}
+	return c.afterFunc(nil, d, f)
+}
+
+func (c *Clock) afterFunc(v *hostClock, d time.Duration, f func()) tcpip.Timer {
+	t := &timer{c: c, view: v, f: f, index: -1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.armLocked(t, d)
@@ -65,6 +69,9 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
 }
 
 func (c *Clock) armLocked(t *timer, d time.Duration) {
+	if t.view != nil && t.view.stopped {
+		return // its host crashed: the timer never fires
+	}
 	t.when = c.now + max(d, 0)
 	t.seq = c.seq
 	c.seq++
@@ -93,15 +100,26 @@ func (c *Clock) Pending() int {
 // did. The timer is disarmed before its function runs, so the function
 // may arm, reset or stop any timer.
 func (c *Clock) FireDue() bool {
+	_, ok := c.fireDue()
+	return ok
+}
+
+// fireDue is FireDue that also returns the host whose view armed the
+// timer, -1 for a timer armed on the Clock itself.
+func (c *Clock) fireDue() (host int, ok bool) {
 	c.mu.Lock()
 	if len(c.timers) == 0 || c.timers[0].when > c.now {
 		c.mu.Unlock()
-		return false
+		return -1, false
 	}
 	t := heap.Pop(&c.timers).(*timer)
 	c.mu.Unlock()
+	host = -1
+	if t.view != nil {
+		host = t.view.host
+	}
 	t.f()
-	return true
+	return host, true
 }
 
 // AdvanceTo moves the clock to t, which must not be past the earliest
@@ -117,10 +135,52 @@ func (c *Clock) AdvanceTo(t time.Duration) {
 	}
 }
 
+// hostClock is one host's view of the Clock: the same time, but every
+// timer armed through it is tagged with the host, so that the simulation
+// knows which stack a timer touches (and settles only that one), and
+// stopping the view disarms them all at once (a crash).
+type hostClock struct {
+	*Clock
+	host int
+	// stopped: the host crashed; its timers are disarmed and none arms
+	// again. Guarded by Clock.mu.
+	stopped bool
+}
+
+var _ tcpip.Clock = (*hostClock)(nil)
+
+func (c *Clock) view(host int) *hostClock { return &hostClock{Clock: c, host: host} }
+
+// AfterFunc implements tcpip.Clock, tagging the timer with the host.
+func (v *hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
+	return v.Clock.afterFunc(v, d, f)
+}
+
+// stop disarms every timer of the view, for good.
+func (v *hostClock) stop() {
+	c := v.Clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v.stopped = true
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if t.view == v {
+			t.index = -1
+		} else {
+			t.index = len(keep)
+			keep = append(keep, t)
+		}
+	}
+	clear(c.timers[len(keep):])
+	c.timers = keep
+	heap.Init(&c.timers)
+}
+
 // timer is one AfterFunc. index is its place in the heap, -1 when it is
 // not armed.
 type timer struct {
 	c     *Clock
+	view  *hostClock // nil when armed on the Clock itself
 	f     func()
 	when  time.Duration
 	seq   uint64

@@ -32,8 +32,9 @@
 //     run, the clock jumps to the next timer. After a delivery or a timer,
 //     Stack.Pause and Resume act as a barrier: they return once netstack's
 //     TCP processors have handled what the step gave them.
-//   - Run ends when every process has returned; then processes exit,
-//     stacks close and every goroutine ends.
+//   - Run ends when every process started with Go (and every one such a
+//     process spawned) has returned; then daemons and the other
+//     processes exit, stacks close and every goroutine ends.
 //
 // At schedules events at virtual times (Partition and Heal, Hold and
 // Release of a direction, SetLoss, SetLatency, SetFaults, SetDelay); they
@@ -50,9 +51,10 @@
 // Options.StallTimeout) or makes it nondeterministic. Process.Mailbox is
 // a raw channel and panics here; use Receive. Blocking gentcp calls made
 // outside a process (in an At event, the setup function, a goroutine
-// started with go) fail with ErrNotScheduled. Processes must end: a
-// server that accepts forever leaves the run in ErrDeadlock (nothing can
-// wake it) or ErrTimeLimit.
+// started with go) fail with ErrNotScheduled. Processes started with Go
+// must end; a server that accepts forever is a Daemon, which the run does
+// not wait for and stops at the end (started with Go it would leave the
+// run in ErrDeadlock or ErrTimeLimit).
 //
 // The stacks have no loopback NIC (loopback delivers in the sender's
 // goroutine, which the scheduler cannot order): processes reach the other

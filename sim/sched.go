@@ -19,10 +19,14 @@ import (
 // gentcp's internal goroutines (an active socket's reader, a send queue's
 // drain).
 type task struct {
-	name   string
-	proc   *gentcp.Process // nil for internal goroutines
-	resume chan int        // driver → task: run; the index of the channel that woke it
-	goid   atomic.Uint64   // set by the task when it first runs
+	name string
+	proc *gentcp.Process // nil for internal goroutines
+	host int             // index of the host whose node started it
+	// daemon: a process the run does not wait for (Sim.Daemon, a host's
+	// start function, or spawned by a daemon).
+	daemon bool
+	resume chan int      // driver → task: run; the index of the channel that woke it
+	goid   atomic.Uint64 // set by the task when it first runs
 
 	// Owned by the driver while the task is parked, by the task while it
 	// runs; the hand-over through resume and yield orders the accesses.
@@ -56,7 +60,22 @@ type scheduler struct {
 	// onMisuse records a Wait from a goroutine that is not the running
 	// task.
 	onMisuse func()
+
+	// mode says what the processes spawned now are: Sim.Go, Sim.Daemon
+	// and a host's start function set it around their Spawn.
+	mode spawnMode
 }
+
+// spawnMode says whether a new process is a daemon.
+type spawnMode int
+
+const (
+	// inherit: a daemon if the running task is one (a server's handlers
+	// belong to the server), else awaited.
+	inherit spawnMode = iota
+	awaitedMode
+	daemonMode
+)
 
 func newScheduler(stall time.Duration) *scheduler {
 	t := time.NewTimer(time.Hour)
@@ -64,10 +83,17 @@ func newScheduler(stall time.Duration) *scheduler {
 	return &scheduler{yield: make(chan struct{}), abandoned: make(chan struct{}), stall: stall, timer: t}
 }
 
-// spawn registers f as a new task; it starts when the driver picks it.
-func (s *scheduler) spawn(name string, p *gentcp.Process, f func()) {
-	t := &task{name: name, proc: p, resume: make(chan int)}
+// spawn registers f as a new task of host; it starts when the driver
+// picks it.
+func (s *scheduler) spawn(host int, name string, p *gentcp.Process, f func()) {
+	t := &task{name: name, proc: p, host: host, resume: make(chan int)}
 	s.mu.Lock()
+	switch s.mode {
+	case inherit:
+		t.daemon = p != nil && s.current != nil && s.current.daemon
+	case daemonMode:
+		t.daemon = p != nil
+	}
 	s.tasks = append(s.tasks, t)
 	s.mu.Unlock()
 	go s.body(t, f)
@@ -209,6 +235,16 @@ func (s *scheduler) run(t *task, idx int) error {
 	}
 }
 
+// setMode sets what the processes spawned from now on are and returns
+// the previous mode.
+func (s *scheduler) setMode(m spawnMode) spawnMode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.mode
+	s.mode = m
+	return prev
+}
+
 // abandon gives up on the tasks after a stall.
 func (s *scheduler) abandon() { close(s.abandoned) }
 
@@ -233,26 +269,28 @@ func (s *scheduler) abortUnstarted() {
 	}
 }
 
-// processes returns the processes of the live tasks, in creation order.
-func (s *scheduler) processes() []*gentcp.Process {
+// processes returns the processes of the live tasks of host (of every
+// host if host < 0), in creation order.
+func (s *scheduler) processes(host int) []*gentcp.Process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ps []*gentcp.Process
 	for _, t := range s.tasks {
-		if t.proc != nil {
+		if t.proc != nil && (host < 0 || t.host == host) {
 			ps = append(ps, t.proc)
 		}
 	}
 	return ps
 }
 
-// processCount returns how many live tasks are processes.
-func (s *scheduler) processCount() int {
+// awaited returns how many live tasks are processes the run waits for
+// (not daemons).
+func (s *scheduler) awaited() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, t := range s.tasks {
-		if t.proc != nil {
+		if t.proc != nil && !t.daemon {
 			n++
 		}
 	}
@@ -272,15 +310,16 @@ func (s *scheduler) live(procs bool) []string {
 	return names
 }
 
-// nodeScheduler is the gentcp.Scheduler of one node: it names the node in
-// task names.
+// nodeScheduler is the gentcp.Scheduler of one node: it tags its tasks
+// with the host and names the host in task names.
 type nodeScheduler struct {
 	s    *scheduler
+	host int
 	node string
 }
 
 func (n nodeScheduler) Go(name string, p *gentcp.Process, f func()) {
-	n.s.spawn(n.node+" "+name, p, f)
+	n.s.spawn(n.host, n.node+" "+name, p, f)
 }
 
 func (n nodeScheduler) Wait(chs ...<-chan struct{}) (int, error) { return n.s.wait(chs) }

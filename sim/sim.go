@@ -2,12 +2,10 @@ package sim
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -64,7 +62,7 @@ type Options struct {
 	Seed uint64
 
 	// A and B describe the stacks.
-	A, B Stack
+	A, B Host
 
 	// Link is the link between them, with its impairments. The
 	// simulation sets Seed (from Options.Seed), Clock and LockStep, and
@@ -80,17 +78,6 @@ type Options struct {
 	// blocking in gentcp before Run fails with ErrStall; zero means
 	// DefaultStallTimeout.
 	StallTimeout time.Duration
-}
-
-// Stack describes one simulated stack.
-type Stack struct {
-	// Name resolves to the stack's addresses on both stacks; the default
-	// is "a" or "b".
-	Name string
-	// Addresses default to 10.0.0.1/24 for A and 10.0.0.2/24 for B.
-	Addresses []netip.Prefix
-	// TCP tunes TCP (netstack's defaults when zero).
-	TCP stack.TCPOptions
 }
 
 // Dir names directions of the link.
@@ -126,23 +113,22 @@ func (d Dir) String() string {
 // Run may be called from processes and events; none is safe to call from
 // another goroutine while Run runs.
 type Sim struct {
-	opts   Options
-	clock  *Clock
-	ends   [2]*memlink.End
-	stacks [2]*stack.Stack
-	nodes  [2]*gentcp.Node
-	names  [2]string
-	sched  *scheduler
+	opts  Options
+	clock *Clock
+	ends  [2]*memlink.End
+	hosts []*host
+	sched *scheduler
 
 	// The impairments in force per direction, for SetLoss and SetLatency.
 	faults [2]fault.Config
 	delays [2]delay.Config
 
-	mu        sync.Mutex
-	misused   int // calls that failed with ErrNotScheduled; guarded by mu
-	phase     phase
-	dirty     bool // a step may have given netstack work: barrier before the next
-	stacksUp  bool
+	mu      sync.Mutex
+	misused int // calls that failed with ErrNotScheduled; guarded by mu
+	phase   phase
+	// dirty lists the hosts a step may have given netstack work: the
+	// barrier before the next step settles them, and only them.
+	dirty     []*host
 	failures  []error
 	trace     hash.Hash
 	frames    []Frame
@@ -161,7 +147,7 @@ const (
 
 // New builds the stacks and the link. Nothing runs until Run.
 func New(opts Options) (*Sim, error) {
-	s := &Sim{opts: opts, clock: NewClock(), trace: sha256.New(), dirty: true}
+	s := &Sim{opts: opts, clock: NewClock(), trace: sha256.New()}
 	if s.opts.Limit <= 0 {
 		s.opts.Limit = DefaultLimit
 	}
@@ -189,9 +175,9 @@ func New(opts Options) (*Sim, error) {
 		s.faults[i] = fault.Config{Loss: lo.Loss, Duplicate: lo.Duplicate, Corrupt: lo.Corrupt}
 		s.delays[i] = delay.Config{Latency: lo.Latency, Jitter: lo.Jitter, JitterReorders: lo.JitterReorders, Reorder: lo.Reorder, Rate: lo.Rate}
 	}
-	specs := [2]Stack{opts.A, opts.B}
-	defaults := [2]struct{ name, addr string }{{"a", "10.0.0.1/24"}, {"b", "10.0.0.2/24"}}
-	hosts := map[string][]netip.Addr{}
+	specs := []Host{opts.A, opts.B}
+	defaults := []struct{ name, addr string }{{"a", "10.0.0.1/24"}, {"b", "10.0.0.2/24"}}
+	table := map[string][]netip.Addr{}
 	for i := range specs {
 		if specs[i].Name == "" {
 			specs[i].Name = defaults[i].name
@@ -199,41 +185,27 @@ func New(opts Options) (*Sim, error) {
 		if len(specs[i].Addresses) == 0 {
 			specs[i].Addresses = []netip.Prefix{netip.MustParsePrefix(defaults[i].addr)}
 		}
-		s.names[i] = specs[i].Name
 		for _, p := range specs[i].Addresses {
-			hosts[specs[i].Name] = append(hosts[specs[i].Name], p.Addr())
+			table[specs[i].Name] = append(table[specs[i].Name], p.Addr())
 		}
 	}
-	if s.names[0] == s.names[1] {
+	if specs[0].Name == specs[1].Name {
 		a.Close()
 		b.Close()
-		return nil, fmt.Errorf("sim: both stacks are named %q", s.names[0])
+		return nil, fmt.Errorf("sim: both stacks are named %q", specs[0].Name)
 	}
 	for i, sp := range specs {
-		st, err := stack.New(stack.Options{
-			NICs:  []stack.NIC{{Name: "eth0", Link: s.ends[i], Addresses: sp.Addresses}},
-			Hosts: hosts,
-			TCP:   sp.TCP,
-			Clock: s.clock,
-			// Loopback delivers inline, in the sender's goroutine, so a
-			// process talking to its own stack would race the processor.
-			NoLoopback: true,
-			RandSource: stack.SeededSource(splitmix(opts.Seed, 2*uint64(i)+1)),
-			SecureRNG:  stack.SeededRNG(splitmix(opts.Seed, 2*uint64(i)+2)),
-		})
-		if err != nil {
-			for _, st := range s.stacks[:i] {
-				st.Close()
+		h := &host{index: i, name: sp.Name, spec: sp, link: s.ends[i]}
+		s.hosts = append(s.hosts, h)
+		if err := s.boot(h, table); err != nil {
+			for _, h := range s.hosts[:i] {
+				h.stack.Close()
 			}
 			a.Close()
 			b.Close()
-			return nil, fmt.Errorf("sim: stack %q: %w", sp.Name, err)
+			return nil, err
 		}
-		s.stacks[i] = st
-		s.nodes[i] = gentcp.NewNode(st)
-		s.nodes[i].SetScheduler(nodeScheduler{s: s.sched, node: sp.Name})
 	}
-	s.stacksUp = true
 	return s, nil
 }
 
@@ -246,13 +218,13 @@ func splitmix(seed, i uint64) uint64 {
 }
 
 // A returns the gen_tcp node of stack A.
-func (s *Sim) A() *gentcp.Node { return s.nodes[0] }
+func (s *Sim) A() *gentcp.Node { return s.hosts[0].node }
 
 // B returns the gen_tcp node of stack B.
-func (s *Sim) B() *gentcp.Node { return s.nodes[1] }
+func (s *Sim) B() *gentcp.Node { return s.hosts[1].node }
 
 // Stacks returns stacks A and B.
-func (s *Sim) Stacks() (a, b *stack.Stack) { return s.stacks[0], s.stacks[1] }
+func (s *Sim) Stacks() (a, b *stack.Stack) { return s.hosts[0].stack, s.hosts[1].stack }
 
 // Link returns the two ends of the link, for their counters.
 func (s *Sim) Link() (a, b *memlink.End) { return s.ends[0], s.ends[1] }
@@ -266,21 +238,41 @@ func (s *Sim) Now() time.Duration { return s.clock.Elapsed() }
 // Seed returns the simulation's seed.
 func (s *Sim) Seed() uint64 { return s.opts.Seed }
 
-// Go starts f as a new process on node n (A or B), as n.Spawn does, and
-// records a non-nil error it returns as a failure of the run.
+// Go starts f as a new process on node n, as n.Spawn does, and records
+// a non-nil error it returns as a failure of the run. Run waits for it
+// to return.
 func (s *Sim) Go(n *gentcp.Node, f func(p *gentcp.Process) error) *gentcp.Process {
-	name := s.nodeName(n)
+	return s.spawn(n, awaitedMode, f)
+}
+
+// Daemon starts f as a new process on node n, as Go does, but the run
+// does not wait for it: a server that accepts forever. Run ends when
+// every process started with Go has returned, and then stops the
+// daemons (they exit: their sockets close). The processes a daemon
+// spawns with Node.Spawn are daemons too (a server's handlers), and so
+// are those a host's start function spawns; Node.Spawn from anywhere
+// else starts a process the run waits for, as Go does. An error a daemon
+// returns while the run goes on is a failure of the run.
+func (s *Sim) Daemon(n *gentcp.Node, f func(p *gentcp.Process) error) *gentcp.Process {
+	return s.spawn(n, daemonMode, f)
+}
+
+func (s *Sim) spawn(n *gentcp.Node, mode spawnMode, f func(p *gentcp.Process) error) *gentcp.Process {
+	h := s.hostOf(n)
+	prev := s.sched.setMode(mode)
+	defer s.sched.setMode(prev)
 	return n.Spawn(func(p *gentcp.Process) {
 		if err := f(p); err != nil {
-			s.fail(&ProcessError{Process: name + " " + p.String(), At: s.Now(), Err: err})
+			s.fail(&ProcessError{Process: h.name + " " + p.String(), At: s.Now(), Err: err})
 		}
 	})
 }
 
-func (s *Sim) nodeName(n *gentcp.Node) string {
-	for i, m := range s.nodes {
-		if m == n {
-			return s.names[i]
+// hostOf returns the host whose node n is.
+func (s *Sim) hostOf(n *gentcp.Node) *host {
+	for _, h := range s.hosts {
+		if h.node == n {
+			return h
 		}
 	}
 	panic("sim: the node is not one of this simulation's")
@@ -474,10 +466,7 @@ func (s *Sim) Run() (*Result, error) {
 			// that what can end does.
 			s.phase = phaseDone
 			s.sched.abandon()
-			s.stacksUp = false
-			for _, st := range s.stacks {
-				st.Close()
-			}
+			s.closeStacks()
 			return nil, fmt.Errorf("sim seed %d: %w", s.opts.Seed, err)
 		}
 		errs = append(errs, err)
@@ -510,10 +499,7 @@ func (s *Sim) Run() (*Result, error) {
 // UnlockUser). Skipping those barriers saves a fifth of the run time.
 func (s *Sim) loop() error {
 	for {
-		if s.dirty {
-			s.barrier()
-			s.dirty = false
-		}
+		s.barrier()
 		if t, idx := s.sched.pick(); t != nil {
 			s.steps++
 			if err := s.sched.run(t, idx); err != nil {
@@ -521,18 +507,24 @@ func (s *Sim) loop() error {
 			}
 			continue
 		}
-		if s.sched.processCount() == 0 {
+		if s.sched.awaited() == 0 {
 			return nil
 		}
 		if f, ok := s.ends[0].DeliverNext(); ok {
 			s.steps++
-			s.dirty = true
-			s.record(f)
+			from, to := s.hosts[0], s.hosts[1]
+			if f.From == "b" {
+				from, to = to, from
+			}
+			s.touch(to)
+			s.record(from, to, f.Bytes)
 			continue
 		}
-		if s.clock.FireDue() {
+		if h, ok := s.clock.fireDue(); ok {
 			s.steps++
-			s.dirty = true
+			if h >= 0 {
+				s.touch(s.hosts[h])
+			}
 			continue
 		}
 		next, ok := s.clock.Next()
@@ -552,40 +544,50 @@ func (s *Sim) loop() error {
 	}
 }
 
-// barrier returns once both stacks' TCP processors have handled every
-// segment queued to them and parked: netstack is quiescent, so what runs
-// next does not race it. Stack.Pause waits for exactly that
-// (tcp/dispatcher.go: a processor pauses only with an empty queue).
-func (s *Sim) barrier() {
-	if !s.stacksUp {
-		return
-	}
-	for _, st := range s.stacks {
-		ns := st.Netstack()
-		ns.Pause()
-		ns.Resume()
+// touch marks h's stack as given work by this step: a frame delivered to
+// it, or a timer it armed (its TCP timers hand work to its processors).
+func (s *Sim) touch(h *host) {
+	if !h.dirty {
+		h.dirty = true
+		s.dirty = append(s.dirty, h)
 	}
 }
 
-func (s *Sim) record(f memlink.Frame) {
-	at := s.Now()
-	d := AtoB
-	if f.From == "b" {
-		d = BtoA
+// barrier returns once the TCP processors of every stack the last step
+// touched have handled every segment queued to them and parked: netstack
+// is quiescent, so what runs next does not race it. Stack.Pause waits for
+// exactly that (tcp/dispatcher.go: a processor pauses only with an empty
+// queue). A stack no step touched has nothing queued, so the barrier
+// costs what the step touched, not the number of hosts.
+func (s *Sim) barrier() {
+	for _, h := range s.dirty {
+		h.dirty = false
+		if h.up {
+			ns := h.stack.Netstack()
+			ns.Pause()
+			ns.Resume()
+		}
 	}
-	var hdr [13]byte
-	binary.BigEndian.PutUint64(hdr[0:], uint64(at))
-	hdr[8] = byte(d)
-	binary.BigEndian.PutUint32(hdr[9:], uint32(len(f.Bytes)))
-	s.trace.Write(hdr[:])
-	s.trace.Write(f.Bytes)
-	h := fnv.New64a()
-	h.Write(f.Bytes)
-	s.frames = append(s.frames, Frame{
-		At: at, Dir: d, Len: len(f.Bytes), Sum: h.Sum64(),
-		Head:     append([]byte(nil), f.Bytes[:min(len(f.Bytes), headLen)]...),
-		Ethernet: s.opts.Link.Ethernet,
-	})
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
+}
+
+// settleAll makes every running stack quiescent, whatever touched it.
+func (s *Sim) settleAll() {
+	for _, h := range s.hosts {
+		s.touch(h)
+	}
+	s.barrier()
+}
+
+// closeStacks closes every running stack.
+func (s *Sim) closeStacks() {
+	for _, h := range s.hosts {
+		if h.up {
+			h.up = false
+			h.stack.Close()
+		}
+	}
 }
 
 func (s *Sim) result() *Result {
@@ -605,16 +607,13 @@ func (s *Sim) result() *Result {
 func (s *Sim) teardown() error {
 	s.phase = phaseTearingDown
 	s.sched.abortUnstarted()
-	for _, p := range s.sched.processes() {
+	for _, p := range s.sched.processes(-1) {
 		p.Exit()
 	}
 	if err := s.settle(false); err != nil {
 		return err
 	}
-	for _, st := range s.stacks {
-		st.Close()
-	}
-	s.stacksUp = false
+	s.closeStacks()
 	// With the stacks gone, only gentcp timeouts are left to fire.
 	if err := s.settle(true); err != nil {
 		return err
@@ -629,6 +628,7 @@ func (s *Sim) teardown() error {
 // settle runs tasks until none is runnable; with timers, it also fires
 // timers until none is left or the time limit passes.
 func (s *Sim) settle(timers bool) error {
+	s.settleAll()
 	for {
 		s.barrier()
 		if t, idx := s.sched.pick(); t != nil {
@@ -640,7 +640,10 @@ func (s *Sim) settle(timers bool) error {
 		if !timers || len(s.sched.live(false)) == 0 {
 			return nil
 		}
-		if s.clock.FireDue() {
+		if h, ok := s.clock.fireDue(); ok {
+			if h >= 0 {
+				s.touch(s.hosts[h])
+			}
 			continue
 		}
 		next, ok := s.clock.Next()

@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
@@ -15,10 +17,13 @@ const headLen = 128
 
 // Frame is one frame a run delivered.
 type Frame struct {
-	At  time.Duration // virtual time of the delivery
-	Dir Dir           // AtoB or BtoA
-	Len int           // bytes on the wire
-	Sum uint64        // FNV-1a of the whole frame
+	At       time.Duration // virtual time of the delivery
+	From, To string        // the hosts that sent and received it
+	// Dir is AtoB or BtoA for a frame between the first two hosts (A
+	// and B), 0 for any other.
+	Dir Dir
+	Len int    // bytes on the wire
+	Sum uint64 // FNV-1a of the whole frame
 	// Head is the start of the frame (up to 128 bytes: the headers).
 	Head []byte
 	// Ethernet says Head starts with an Ethernet header.
@@ -27,14 +32,42 @@ type Frame struct {
 
 // same reports whether two frames are the same delivery.
 func (f Frame) same(g Frame) bool {
-	return f.At == g.At && f.Dir == g.Dir && f.Len == g.Len && f.Sum == g.Sum
+	return f.At == g.At && f.From == g.From && f.To == g.To && f.Len == g.Len && f.Sum == g.Sum
 }
 
 // String describes the frame in one line, tcpdump-like:
 //
-//	1.002001s a→b 10.0.0.2:40000 > 10.0.0.1:7 [S] seq 1234 win 65535 len 0 (60 B, fnv 1f2e…)
+//	1.002001s b→a 10.0.0.2:40000 > 10.0.0.1:7 [S] seq 1234 win 65535 len 0 (60 B, fnv 1f2e…)
 func (f Frame) String() string {
-	return fmt.Sprintf("%v %v %s (%d B, fnv %016x)", f.At, f.Dir, describe(f.Head, f.Ethernet), f.Len, f.Sum)
+	return fmt.Sprintf("%v %s→%s %s (%d B, fnv %016x)", f.At, f.From, f.To, describe(f.Head, f.Ethernet), f.Len, f.Sum)
+}
+
+// record adds a delivered frame to the trace: its virtual time, the
+// hosts that sent and received it (by index) and its bytes go into the
+// hash.
+func (s *Sim) record(from, to *host, b []byte) {
+	at := s.Now()
+	var hdr [16]byte
+	binary.BigEndian.PutUint64(hdr[0:], uint64(at))
+	binary.BigEndian.PutUint16(hdr[8:], uint16(from.index))
+	binary.BigEndian.PutUint16(hdr[10:], uint16(to.index))
+	binary.BigEndian.PutUint32(hdr[12:], uint32(len(b)))
+	s.trace.Write(hdr[:])
+	s.trace.Write(b)
+	h := fnv.New64a()
+	h.Write(b)
+	var d Dir
+	switch {
+	case from.index == 0 && to.index == 1:
+		d = AtoB
+	case from.index == 1 && to.index == 0:
+		d = BtoA
+	}
+	s.frames = append(s.frames, Frame{
+		At: at, From: from.name, To: to.name, Dir: d, Len: len(b), Sum: h.Sum64(),
+		Head:     append([]byte(nil), b[:min(len(b), headLen)]...),
+		Ethernet: s.opts.Link.Ethernet,
+	})
 }
 
 func describe(b []byte, ethernet bool) string {
