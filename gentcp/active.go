@@ -38,8 +38,10 @@ const readerEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
 // reader delivers packets to the owner while the socket is active. With
 // once or N it reads only what the owner asked for, so data the owner has
 // not asked for stays in the TCP receive buffer and the window slows the
-// sender. startReaderLocked set s.reading for it.
-func (s *Socket) reader() {
+// sender. startReaderLocked set s.reading for it (resumed false); kick
+// resumes a parked socket's reader (resumed true), which delivers only if
+// the socket still does and no other reader runs.
+func (s *Socket) reader(resumed bool) {
 	var ch <-chan struct{}
 	if s.node.sched != nil {
 		entry, c := waiter.NewChannelEntry(readerEvents)
@@ -49,21 +51,14 @@ func (s *Socket) reader() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if resumed {
+		if !s.deliversLocked() {
+			return
+		}
+		s.reading = true
+	}
 	defer func() { s.reading = false }()
 	s.readLoopLocked(ch)
-}
-
-// resumeReader is the reader kick starts for a parked socket, unless the
-// socket no longer delivers or another reader runs already.
-func (s *Socket) resumeReader() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.deliversLocked() {
-		return
-	}
-	s.reading = true
-	defer func() { s.reading = false }()
-	s.readLoopLocked(nil)
 }
 
 // kick is the endpoint's readable callback for a socket without a
@@ -72,7 +67,7 @@ func (s *Socket) resumeReader() {
 // one parked.
 func (s *Socket) kick(waiter.EventMask) {
 	if s.parked.CompareAndSwap(true, false) {
-		go s.resumeReader()
+		go s.reader(true)
 	}
 }
 
@@ -81,28 +76,14 @@ func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 		if s.closed || s.o.active == activeFalse || s.owner == nil || s.dead || s.eofSeen {
 			return
 		}
-		d, err, ok := s.takePacketLocked(0)
+		// OTP judges packet_size only on arrival, of bytes or of the
+		// peer's close: an oversize header that came in the same read as
+		// the last delivered packet is reported when more comes
+		// (reference §7 packet_size_exceeded_active_same_read).
+		d, err, ok := s.takePacketLocked(0, s.readSinceDeliver || s.eof || s.reset)
 		if ok {
 			s.deliverLocked(d)
 			continue
-		}
-		if err != nil && !s.readSinceDeliver {
-			// OTP checks packet_size only when bytes arrive: an oversize
-			// header that came in the same read as the last delivered
-			// packet is reported when more data comes (reference §7
-			// packet_size_exceeded_active_same_read).
-			err = nil
-			if terr := s.fillLocked(s.readWant(0)); terr == nil {
-				continue
-			} else if _, again := terr.(*tcpip.ErrWouldBlock); again {
-				if !s.awaitDataLocked(ch) {
-					return
-				}
-				continue
-			} else {
-				s.noteReadErrorLocked(terr)
-				continue
-			}
 		}
 		if err != nil {
 			s.owner.Send(TCPError{s, err.(Reason)})

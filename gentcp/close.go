@@ -112,14 +112,20 @@ func (s *Socket) Close() error {
 			}
 		}
 		w.stop()
-		if s.sqLen > 0 && !s.epClosed {
-			// The drain goroutine closes the endpoint once the queue is
-			// empty, so the bytes still reach the peer.
-			return nil
-		}
+	}
+	s.closeEndpointUnlessQueuedLocked()
+	return nil
+}
+
+// closeEndpointUnlessQueuedLocked is the end of every close of the handle
+// (close/1, the owner's exit): the endpoint closes now, unless output is
+// still queued for it; then the drain goroutine closes it once the queue
+// is empty, so the bytes still reach the peer.
+func (s *Socket) closeEndpointUnlessQueuedLocked() {
+	if s.sqLen > 0 && !s.dead && !s.epClosed {
+		return
 	}
 	s.closeEndpointLocked(s.o.linger.Enabled && s.o.linger.Seconds == 0)
-	return nil
 }
 
 // Shutdown closes one or both directions, as gen_tcp:shutdown(Socket,

@@ -100,10 +100,7 @@ func (s *Socket) closeByOwnerExit() {
 		return
 	}
 	s.closeHandleLocked()
-	if s.sqLen > 0 && !s.dead && !s.epClosed {
-		return // the drain goroutine closes the endpoint
-	}
-	s.closeEndpointLocked(s.o.linger.Enabled && s.o.linger.Seconds == 0)
+	s.closeEndpointUnlessQueuedLocked()
 }
 
 // Owner returns the socket's controlling process (nil once closed).

@@ -136,7 +136,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 				return Data{}, n, nil
 			}
 		} else if !stale {
-			d, err, ok := s.takePacketLocked(length)
+			d, err, ok := s.takePacketLocked(length, true)
 			if ok {
 				return d, 0, nil
 			}
@@ -410,8 +410,9 @@ func (s *Socket) roomLocked(want int) {
 // takePacketLocked takes the next deliverable packet from rbuf: for raw
 // with length > 0 exactly length bytes, otherwise one packet as framed by
 // the packet option. ok is false if rbuf holds none yet; err is the
-// framing error (emsgsize).
-func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
+// framing error (emsgsize). Without judgeSize a packet above packet_size
+// is not yet an error, only not whole (active mode between arrivals).
+func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool) {
 	var payload []byte
 	used := 0
 	if length > 0 {
@@ -424,10 +425,10 @@ func (s *Socket) takePacketLocked(length int) (Data, error, bool) {
 			packet: s.o.packet, packetSize: s.o.packetSize,
 			delimiter: s.o.lineDelimiter, buffer: s.o.buffer,
 		})
-		if err != nil {
+		if err != nil && judgeSize {
 			return Data{}, err, false
 		}
-		if u == 0 {
+		if err != nil || u == 0 {
 			return Data{}, nil, false
 		}
 		payload, used = p, u

@@ -79,7 +79,7 @@ func (s *Socket) Setopts(opts ...Option) error {
 		// here, as OTP's driver does, rather than start a reader
 		// goroutine for one message. Anything else (no whole packet, a
 		// framing error) is left to the reader.
-		if d, _, ok := s.takePacketLocked(0); ok {
+		if d, _, ok := s.takePacketLocked(0, true); ok {
 			s.deliverLocked(d)
 		}
 	}

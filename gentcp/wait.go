@@ -47,10 +47,10 @@ func (s *Socket) goDrain() {
 
 func (s *Socket) goReader() {
 	if sch := s.node.sched; sch != nil {
-		sch.Go(s.String()+" reader", nil, s.reader)
+		sch.Go(s.String()+" reader", nil, func() { s.reader(false) })
 		return
 	}
-	go s.reader()
+	go s.reader(false)
 }
 
 // waitEither waits until a or b is ready (b may be nil): the wait of the
