@@ -23,6 +23,8 @@ type Node struct {
 	listenDefault  []Option
 
 	nextID atomic.Uint64
+	// number is the first field of the node's pids (SetNumber).
+	number atomic.Uint32
 
 	// maxSockets caps the open sockets of the node (0: no cap); open
 	// counts them.
@@ -145,7 +147,8 @@ type Process struct {
 // proc is a process's identity and mailbox, shared by every view On
 // gives.
 type proc struct {
-	id uint64
+	id   uint64
+	node uint32 // the number of the node it was made on (SetNumber)
 
 	mu      sync.Mutex
 	queue   []Message
@@ -163,6 +166,7 @@ type proc struct {
 func (n *Node) NewProcess() *Process {
 	return &Process{node: n, proc: &proc{
 		id:    n.nextID.Add(1),
+		node:  n.number.Load(),
 		done:  make(chan struct{}),
 		owned: map[*Socket]struct{}{},
 	}}
@@ -196,8 +200,18 @@ func (n *Node) Spawn(f func(p *Process)) *Process {
 	return p
 }
 
-// String returns a pid-like name, <0.ID.0>.
-func (p *proc) String() string { return "<0." + strconv.FormatUint(p.id, 10) + ".0>" }
+// SetNumber sets the node's number, the first field of the pids of the
+// processes made on it from now on, <Number.ID.0>, as an Erlang pid
+// carries its node's: 0 unless set. A program with several nodes numbers
+// them so that pids differ from node to node (cmd/usertcp numbers its
+// stacks in config order).
+func (n *Node) SetNumber(k uint32) { n.number.Store(k) }
+
+// String returns a pid-like name, <Number.ID.0>: the number of the node
+// the process was made on (SetNumber) and its ID there.
+func (p *proc) String() string {
+	return "<" + strconv.FormatUint(uint64(p.node), 10) + "." + strconv.FormatUint(p.id, 10) + ".0>"
+}
 
 // Node returns the node the process runs on.
 func (p *Process) Node() *Node { return p.node }

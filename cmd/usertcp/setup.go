@@ -112,6 +112,7 @@ func build(cfg *config.Config, pcap io.Writer) (*world, error) {
 		}
 		w.stacks[sc.Name] = st
 		n := gentcp.NewNode(st)
+		n.SetNumber(uint32(i)) // pids differ from stack to stack
 		if err := n.SetDefaults(connectDefaults, listenDefaults); err != nil {
 			w.close()
 			return nil, err

@@ -77,6 +77,10 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr 
 		if !serverOnA {
 			srv, cli = cli, srv
 		}
+		// Numbered in config order, as the real-time demo's: the
+		// server's pids are <0.N.0>, the client's <1.N.0>.
+		srv.SetNumber(0)
+		cli.SetNumber(1)
 		s.Go(srv, func(p *gentcp.Process) error { return simEchoServer(p, f.port) })
 		s.Go(cli, func(p *gentcp.Process) error { return simEchoClient(s, p, server.Name, srv, f, rep, prog) })
 	})

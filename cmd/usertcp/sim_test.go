@@ -56,3 +56,14 @@ func TestDemoRackFlag(t *testing.T) {
 	assert.Greater(t, s+c, 0, "without RACK, reordering passes for loss")
 	assert.Less(t, sr+cr, s+c, "--rack retransmits less on a reordering link")
 }
+
+// TestDemoSimPidsDifferPerNode: in a failing --sim run's messages the
+// server's and the client's processes have different pids, their node's
+// number first, as Erlang's <Node.ID.Serial>.
+func TestDemoSimPidsDifferPerNode(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	code, _, errs := runCLI(t, "demo", "--sim", "--loss", "1", "--pings", "1", "--bytes", "10")
+	require.Equal(t, 1, code, errs)
+	assert.Contains(t, errs, "process client <1.1.0> failed")
+	assert.Contains(t, errs, "nothing can wake server <0.1.0>")
+}
