@@ -13,7 +13,7 @@ import (
 // every NIC it is given, so that TAP, memlink and any library user's link
 // get the same repairs of netstack's handshake: synFloodGuard bounds the
 // SYNs waiting in netstack's listener queues, and synStamps restamps
-// retransmitted SYNs. Both act only on segments with SYN or RST set; every
+// retransmitted SYNs and SYN-ACKs. Both act only on segments with SYN or RST set; every
 // other frame costs the parse of its IP header down to the TCP flags on the
 // way in, and one flag test on the way out.
 type nicLink struct {
@@ -36,7 +36,12 @@ func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synSt
 // was tracking.
 func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) {
 	if in, ok := parseInboundTCP(proto, pkt); ok && in.flags&(header.TCPFlagSyn|header.TCPFlagRst) != 0 {
-		if !l.handshakeIn(pkt, in) {
+		deliver, replaced := l.handshakeIn(pkt, in)
+		if replaced != nil {
+			defer replaced.DecRef()
+			pkt = replaced
+		}
+		if !deliver {
 			return
 		}
 	}
@@ -44,31 +49,32 @@ func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *n
 }
 
 // handshakeIn is DeliverNetworkPacket's slow path, for segments with SYN
-// or RST set. It reports whether the frame goes on to netstack.
-func (l *nicLink) handshakeIn(pkt *netstack.PacketBuffer, in inboundTCP) bool {
+// or RST set. It reports whether the frame goes on to netstack, and the
+// frame to deliver instead, if any.
+func (l *nicLink) handshakeIn(pkt *netstack.PacketBuffer, in inboundTCP) (deliver bool, replaced *netstack.PacketBuffer) {
 	if in.fragmented {
 		// No TCP sends a fragmented SYN, and a reassembled one would
 		// reach the listener's queue behind the guard's back.
 		if in.flags&header.TCPFlagSyn != 0 {
 			l.flood.dropped.Add(1)
-			return false
+			return false, nil
 		}
-		return true
+		return true, nil
 	}
 	switch {
 	case in.flags&header.TCPFlagSyn != 0 && in.flags&header.TCPFlagAck == 0:
-		return l.flood.admit(pkt, in)
+		return l.flood.admit(pkt, in), nil
 	case in.flags&header.TCPFlagAck != 0:
 		// A SYN-ACK, or a RST refusing our SYN: the handshake our SYN
 		// started is over either way.
-		l.stamps.answered(pkt, in)
+		return true, l.stamps.answered(pkt, in)
 	}
-	return true
+	return true, nil
 }
 
 // WritePackets implements netstack.LinkWriter: netstack hands it every
-// frame it sends. Outgoing SYNs go past synStamps; SYN-ACKs and RSTs
-// answer the SYNs the flood guard let in.
+// frame it sends. Outgoing SYNs and SYN-ACKs go past synStamps; SYN-ACKs
+// and RSTs answer the SYNs the flood guard let in.
 func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
 		if pkt.TransportProtocolNumber != header.TCPProtocolNumber {
@@ -78,12 +84,11 @@ func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error
 		if len(th) < header.TCPMinimumSize || th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) == 0 {
 			continue
 		}
-		switch f := th.Flags(); {
-		case f&header.TCPFlagAck == 0:
-			if f&header.TCPFlagSyn != 0 {
-				l.stamps.sent(pkt, th, l.netstackChecksums(pkt))
-			}
-		default:
+		f := th.Flags()
+		if f&header.TCPFlagSyn != 0 {
+			l.stamps.sent(pkt, th, l.netstackChecksums(pkt))
+		}
+		if f&header.TCPFlagAck != 0 {
 			l.flood.answered(th.SourcePort())
 		}
 	}

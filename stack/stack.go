@@ -201,7 +201,7 @@ func New(opts Options) (*Stack, error) {
 	s := &Stack{ns: ns, opts: opts, nics: map[string]tcpip.NICID{}}
 	s.flood = newSYNFloodGuard(ns.Clock(), func(proto tcpip.NetworkProtocolNumber, a tcpip.Address) bool {
 		return ns.CheckLocalAddress(0, proto, a) != 0
-	})
+	}, ns.Stats().TCP.ListenOverflowSynDrop)
 	s.stamps = newSYNStamps(ns.Clock(), opts.TCP.SynRetries)
 	if err := s.build(); err != nil {
 		s.Close()

@@ -35,16 +35,20 @@ import (
 // without state), and all of it the moment the flood ends.
 //
 // Some SYNs netstack handles without an answer: an accept queue that is
-// full drops them (accept.go:465-470), as do a failed route and a few rare
-// errors. Credits spent on those do not come back, so a pool with no
-// credit left and no answer for synRefillAfter is refilled. Netstack drops
-// such SYNs far faster than synCredits per synRefillAfter, so this cannot
-// grow its queue. SYNs that netstack drops before queueing them (a bad
+// full drops them (accept.go:465-470), counting each in the stack's
+// ListenOverflowSynDrop, which a pool with no credit left takes as
+// answers. A failed route and a few rare errors drop SYNs uncounted, so a
+// pool with no credit left and no answer for synRefillAfter is refilled
+// as a last resort: the only way the guard lets netstack's queue grow, by
+// synCredits per synRefillAfter, is a TCP processor that answers nothing
+// at all for that long. SYNs that netstack drops before queueing them (a bad
 // checksum, a destination that is not local) are passed on without taking
 // a credit, so a flood of them cannot starve a port.
 type synFloodGuard struct {
 	clock   tcpip.Clock
 	isLocal func(tcpip.NetworkProtocolNumber, tcpip.Address) bool
+	// synDrops counts the SYNs netstack's listeners dropped unanswered.
+	synDrops *tcpip.StatCounter
 
 	mu sync.Mutex
 	// pools holds the ports with SYNs outstanding; a port with all its
@@ -53,6 +57,9 @@ type synFloodGuard struct {
 	pools map[uint16]synPool
 	// busy is len(pools), read without mu on the send path.
 	busy atomic.Int32
+	// seenDrops is the part of synDrops already given back as credits.
+	// +checklocks:mu
+	seenDrops uint64
 
 	dropped atomic.Uint64
 }
@@ -70,11 +77,11 @@ const (
 	synCredits = 1024
 	// synRefillAfter is how long a pool with no credit waits for an
 	// answer before it is refilled (see synFloodGuard).
-	synRefillAfter = 100 * time.Millisecond
+	synRefillAfter = time.Second
 )
 
-func newSYNFloodGuard(clock tcpip.Clock, isLocal func(tcpip.NetworkProtocolNumber, tcpip.Address) bool) *synFloodGuard {
-	return &synFloodGuard{clock: clock, isLocal: isLocal, pools: map[uint16]synPool{}}
+func newSYNFloodGuard(clock tcpip.Clock, isLocal func(tcpip.NetworkProtocolNumber, tcpip.Address) bool, synDrops *tcpip.StatCounter) *synFloodGuard {
+	return &synFloodGuard{clock: clock, isLocal: isLocal, synDrops: synDrops, pools: map[uint16]synPool{}}
 }
 
 // admit reports whether the received SYN in pkt goes on to netstack.
@@ -92,11 +99,16 @@ func (g *synFloodGuard) admit(pkt *netstack.PacketBuffer, in inboundTCP) bool {
 		p = synPool{credits: synCredits, since: now}
 	}
 	if p.credits == 0 {
-		if now.Sub(p.since) < synRefillAfter {
+		switch drops := g.synDrops.Value(); {
+		case drops > g.seenDrops:
+			p = synPool{credits: int(min(drops-g.seenDrops, synCredits)), since: now}
+			g.seenDrops = drops
+		case now.Sub(p.since) >= synRefillAfter:
+			p = synPool{credits: synCredits, since: now}
+		default:
 			g.dropped.Add(1)
 			return false
 		}
-		p = synPool{credits: synCredits, since: now}
 	}
 	p.credits--
 	g.pools[port] = p

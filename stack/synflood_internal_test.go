@@ -236,3 +236,20 @@ func TestSYNFloodGuardParsesFrames(t *testing.T) {
 		pkt.DecRef()
 	}
 }
+
+// TestSYNFloodGuardCountsListenerDrops: SYNs a listener drops unanswered
+// (its accept queue full), which netstack counts in
+// ListenOverflowSynDrop, give their credits back.
+func TestSYNFloodGuardCountsListenerDrops(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	f := newFloodFixture(t)
+	ns := f.st.Netstack()
+	ns.Pause()
+	defer ns.Resume()
+	assert.Zero(t, f.inject(synCredits, spoofed(floodLocal4, 80)))
+	for range 10 {
+		ns.Stats().TCP.ListenOverflowSynDrop.Increment() // as netstack would for 10 of them
+	}
+	assert.Zero(t, f.inject(10, spoofed(floodLocal4, 80)), "10 dropped by the listener, 10 let in")
+	assert.Equal(t, uint64(1), f.inject(1, spoofed(floodLocal4, 80)))
+}

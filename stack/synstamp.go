@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -13,35 +14,40 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
-// synStamps gives a retransmitted SYN a fresh timestamp, as Linux does.
+// synStamps gives a retransmitted SYN or SYN-ACK a fresh timestamp, as
+// Linux does.
 //
 // netstack fills a handshake's SYN options once, TSVal included
 // (transport/tcp/connect.go start(), line 587: `TSVal: h.ep.tsValNow()`),
-// and its retransmit timer resends those very options
-// (retransmitHandlerLocked, lines 643-654) while it sets
-// sampleRTTWithTSOnly. When the SYN-ACK arrives,
-// transitionToStateEstablishedLocked (lines 684-692) takes
+// for an active open's SYN and a listener's SYN-ACK alike, and its
+// retransmit timer resends those very options (retransmitHandlerLocked,
+// lines 643-654) while it sets sampleRTTWithTSOnly. When the answer
+// arrives, transitionToStateEstablishedLocked (lines 684-692) takes
 // `h.ep.elapsed(rcvd, s.parsedOptions.TSEcr)` as the first RTT sample: the
 // time since the first SYN, retransmission timeout included. One lost SYN
-// so starts the connection at an SRTT of a second and an RTO of three,
-// which the few samples of a quiet connection take long to bring down.
+// (or SYN-ACK, for the server) so starts the connection at an SRTT of a
+// second and an RTO of three, which the few samples of a quiet connection
+// take long to bring down.
 //
-// synStamps remembers the timestamp of each SYN the stack sends (by
-// addresses, ports and initial sequence number). When netstack sends the
-// same SYN again with the same timestamp, it advances the timestamp by the
-// milliseconds elapsed since the first (netstack's timestamp clock counts
-// milliseconds of the stack's monotonic clock, internal/tcp/tcp.go:41-43),
-// which is the value netstack would have stamped, and fixes the TCP
-// checksum where netstack computed one. The SYN-ACK's echo then measures
-// the last SYN's round trip. Timestamps still only grow, so the peer's
-// PAWS check (RFC 7323 section 5) passes, and the later segments of the
-// connection, stamped by netstack from the same clock, carry timestamps no
-// smaller than the restamped SYN's.
+// synStamps remembers the timestamp of each SYN and SYN-ACK the stack
+// sends (by addresses, ports and initial sequence number). When netstack
+// sends the same segment again with the same timestamp, it advances the
+// timestamp by the milliseconds elapsed since the first (netstack's
+// timestamp clock counts milliseconds of the stack's monotonic clock,
+// internal/tcp/tcp.go:41-43), which is the value netstack would have
+// stamped, and fixes the TCP checksum where netstack computed one. The
+// echo then measures the last transmission's round trip. Timestamps still
+// only grow, so the peer's PAWS check (RFC 7323 section 5) passes, and the
+// later segments of the connection, stamped by netstack from the same
+// clock, carry timestamps no smaller than the restamped one.
 //
-// An entry lives while its connection is in SYN-SENT: a SYN-ACK or RST for
-// it ends it, and so does the time netstack spends on a handshake before
-// it gives up. At most maxSYNStamps connections are tracked; SYNs beyond
-// that go out as netstack made them.
+// An entry lives while its connection is in SYN-SENT or SYN-RCVD: a
+// SYN-ACK or RST for our SYN ends it, and so does the time netstack spends
+// on a handshake before it gives up (a SYN-RCVD entry ends only so: the
+// ACK that completes a passive open is an ordinary segment, which the link
+// path does not look at). At most maxSYNStamps entries are kept; when a
+// new one would exceed that, the oldest goes, so a SYN flood answered with
+// cookies costs the restamping of handshakes it outlasts, not memory.
 type synStamps struct {
 	clock tcpip.Clock
 	// lifetime is how long netstack retransmits a SYN before it gives up.
@@ -50,6 +56,12 @@ type synStamps struct {
 	mu sync.Mutex
 	// +checklocks:mu
 	syns map[synKey]firstSYN
+	// order holds the entries from the oldest, some already gone from
+	// syns; order[head:] are live.
+	// +checklocks:mu
+	order []orderedSYN
+	// +checklocks:mu
+	head int
 	// tracked is len(syns), read without mu on the receive path.
 	tracked atomic.Int32
 
@@ -64,11 +76,17 @@ type synKey struct {
 }
 
 type firstSYN struct {
-	tsVal uint32
-	at    tcpip.MonotonicTime
+	// tsVal is the first transmission's timestamp, last the latest's.
+	tsVal, last uint32
+	at          tcpip.MonotonicTime
 }
 
-// maxSYNStamps bounds the connections tracked at once (some 100 bytes
+type orderedSYN struct {
+	key synKey
+	at  tcpip.MonotonicTime
+}
+
+// maxSYNStamps bounds the handshakes tracked at once (some 150 bytes
 // each).
 const maxSYNStamps = 4096
 
@@ -86,8 +104,8 @@ func newSYNStamps(clock tcpip.Clock, synRetries uint8) *synStamps {
 	return &synStamps{clock: clock, lifetime: life, syns: map[synKey]firstSYN{}}
 }
 
-// sent looks at a SYN netstack is about to write: it records a first SYN
-// and restamps a retransmitted one. fixChecksum says netstack computed the
+// sent looks at a SYN or SYN-ACK netstack is about to write: it records
+// a first one and restamps a retransmitted one. fixChecksum says netstack computed the
 // segment's checksum, which must then follow the change.
 func (s *synStamps) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksum bool) {
 	ts := timestampOption(th)
@@ -108,15 +126,18 @@ func (s *synStamps) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksum 
 		ok = false // a new connection reusing the ports and, improbably, the ISN
 	}
 	if !ok {
-		s.recordLocked(key, firstSYN{tsVal: tsVal, at: now})
+		s.recordLocked(key, firstSYN{tsVal: tsVal, last: tsVal, at: now})
 		s.mu.Unlock()
 		return
 	}
-	s.mu.Unlock()
 	if first.tsVal != tsVal {
+		s.mu.Unlock()
 		return // netstack stamped this one itself
 	}
 	fresh := first.tsVal + uint32(msSinceZero(now)-msSinceZero(first.at))
+	first.last = fresh
+	s.syns[key] = first
+	s.mu.Unlock()
 	if fresh == tsVal {
 		return
 	}
@@ -129,39 +150,90 @@ func (s *synStamps) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksum 
 
 // +checklocks:s.mu
 func (s *synStamps) recordLocked(key synKey, f firstSYN) {
-	if len(s.syns) >= maxSYNStamps {
-		for k, v := range s.syns {
-			if f.at.Sub(v.at) > s.lifetime {
-				delete(s.syns, k)
-			}
+	// Forget the handshakes netstack has given up on, and the oldest one
+	// if the table is full.
+	for s.head < len(s.order) {
+		o := s.order[s.head]
+		if len(s.order)-s.head < maxSYNStamps && f.at.Sub(o.at) <= s.lifetime {
+			break
 		}
-		if len(s.syns) >= maxSYNStamps {
-			return
+		if e, ok := s.syns[o.key]; ok && e.at == o.at {
+			delete(s.syns, o.key)
 		}
+		s.order[s.head] = orderedSYN{}
+		s.head++
+	}
+	if s.head > len(s.order)/2 {
+		s.order = append(s.order[:0], s.order[s.head:]...)
+		s.head = 0
 	}
 	s.syns[key] = f
+	s.order = append(s.order, orderedSYN{key: key, at: f.at})
 	s.tracked.Store(int32(len(s.syns)))
 }
 
 // answered ends the tracking of our SYN that a received SYN-ACK or RST
-// (with ACK) answers.
-func (s *synStamps) answered(pkt *netstack.PacketBuffer, in inboundTCP) {
+// (with ACK) answers. A SYN-ACK that echoes a timestamp other than that of
+// our latest SYN is the peer's answer to an earlier one, or its own
+// retransmission, answering the SYN it had (the peer echoes TS.Recent,
+// RFC 7323 section 4.3): its round trip is ambiguous, as Karn's algorithm
+// has it, yet netstack would take it as the first RTT sample (a second
+// long when both sides retransmitted at once). answered then returns a
+// copy of the frame whose TSecr is 0, from which netstack takes no sample
+// (connect.go:685-690), and nil otherwise.
+func (s *synStamps) answered(pkt *netstack.PacketBuffer, in inboundTCP) *netstack.PacketBuffer {
 	if s.tracked.Load() == 0 {
-		return
+		return nil
 	}
 	b, ok := pkt.Data().PullUp(in.ipLen + header.TCPMinimumSize)
 	if !ok {
-		return
+		return nil
 	}
 	th := header.TCP(b[in.ipLen:])
 	src, dst := inboundAddrs(pkt, in)
 	key := synKey{local: dst, remote: src, localPort: th.DestinationPort(), remotePort: th.SourcePort(), isn: th.AckNumber() - 1}
+	synAck := th.Flags()&header.TCPFlagSyn != 0
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.syns[key]; ok {
+	first, ok := s.syns[key]
+	if ok {
 		delete(s.syns, key)
 		s.tracked.Store(int32(len(s.syns)))
 	}
+	s.mu.Unlock()
+	if !ok || !synAck || first.last == first.tsVal {
+		return nil
+	}
+	return withoutAmbiguousEcho(pkt, in, first.last, src, dst)
+}
+
+// withoutAmbiguousEcho returns a copy of the received segment in pkt with
+// its TSecr set to 0 unless it echoes last, or nil if it does.
+func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32, src, dst tcpip.Address) *netstack.PacketBuffer {
+	frame := pkt.Data().AsRange().ToSlice()
+	end := len(frame)
+	if in.v6 {
+		end = min(end, header.IPv6MinimumSize+int(header.IPv6(frame).PayloadLength()))
+	} else {
+		end = min(end, int(header.IPv4(frame).TotalLength()))
+	}
+	if end < in.ipLen+header.TCPMinimumSize {
+		return nil
+	}
+	th := header.TCP(frame[in.ipLen:end])
+	ts := timestampOption(th)
+	if ts == nil || binary.BigEndian.Uint32(ts[4:]) == last {
+		return nil
+	}
+	binary.BigEndian.PutUint32(ts[4:], 0)
+	if !pkt.RXChecksumValidated {
+		th.SetChecksum(0)
+		xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(len(th)))
+		th.SetChecksum(^checksum.Checksum(th, xsum))
+	}
+	out := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	out.NetworkProtocolNumber = pkt.NetworkProtocolNumber
+	out.RXChecksumValidated = pkt.RXChecksumValidated
+	return out
 }
 
 // msSinceZero is the monotonic time t in netstack's timestamp units: whole
@@ -170,7 +242,7 @@ func msSinceZero(t tcpip.MonotonicTime) int64 {
 	return t.Sub(tcpip.MonotonicTime{}).Milliseconds()
 }
 
-// timestampOption returns the 4 bytes of th's TSval, or nil.
+// timestampOption returns the 8 bytes of th's TSval and TSecr, or nil.
 func timestampOption(th header.TCP) []byte {
 	off := int(th.DataOffset())
 	if off < header.TCPMinimumSize || off > len(th) {
@@ -189,7 +261,7 @@ func timestampOption(th header.TCP) []byte {
 			return nil
 		}
 		if opts[i] == header.TCPOptionTS && opts[i+1] == header.TCPOptionTSLength {
-			return opts[i+2 : i+6]
+			return opts[i+2 : i+10]
 		}
 		i += int(opts[i+1])
 	}

@@ -159,17 +159,22 @@ func TestRetransmittedSYNRestamped(t *testing.T) {
 
 // synAck is the peer's SYN-ACK to syn, with ISN isn, echoing its TSval.
 func synAck(f synTestFamily, syn sentSYN, isn uint32) *netstack.PacketBuffer {
+	return peerSegment(f, syn.tcp.DestinationPort(), syn.tcp.SourcePort(), isn, syn.tcp.SequenceNumber()+1,
+		header.TCPFlagSyn|header.TCPFlagAck, 1, syn.tsVal)
+}
+
+// peerSegment is a segment from the peer with MSS and timestamp options.
+func peerSegment(f synTestFamily, srcPort, dstPort uint16, seq, ack uint32, flags header.TCPFlags, tsVal, tsEcr uint32) *netstack.PacketBuffer {
 	opts := make([]byte, 0, 20)
 	opts = append(opts, header.TCPOptionMSS, 4, 0x05, 0xb4, header.TCPOptionNOP, header.TCPOptionNOP,
 		header.TCPOptionTS, header.TCPOptionTSLength)
-	opts = binary.BigEndian.AppendUint32(opts, 1)
-	opts = binary.BigEndian.AppendUint32(opts, syn.tsVal)
+	opts = binary.BigEndian.AppendUint32(opts, tsVal)
+	opts = binary.BigEndian.AppendUint32(opts, tsEcr)
 	seg := make([]byte, header.TCPMinimumSize+len(opts))
 	th := header.TCP(seg)
 	th.Encode(&header.TCPFields{
-		SrcPort: syn.tcp.DestinationPort(), DstPort: syn.tcp.SourcePort(),
-		SeqNum: isn, AckNum: syn.tcp.SequenceNumber() + 1,
-		DataOffset: uint8(len(seg)), Flags: header.TCPFlagSyn | header.TCPFlagAck, WindowSize: 65535,
+		SrcPort: srcPort, DstPort: dstPort, SeqNum: seq, AckNum: ack,
+		DataOffset: uint8(len(seg)), Flags: flags, WindowSize: 65535,
 	})
 	copy(seg[header.TCPMinimumSize:], opts)
 	src, dst := tcpip.AddrFromSlice(f.peer.AsSlice()), tcpip.AddrFromSlice(f.local.AsSlice())
@@ -188,6 +193,65 @@ func synAck(f synTestFamily, syn sentSYN, isn uint32) *netstack.PacketBuffer {
 		frame = append(ip, seg...)
 	}
 	return netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+}
+
+// TestRetransmittedSYNAckRestamped: a listener's SYN-ACK resent after its
+// timeout carries the time it is sent, so the client's ACK echoing it
+// gives the server the true round trip.
+func TestRetransmittedSYNAckRestamped(t *testing.T) {
+	for _, f := range synTestFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			clk := faketime.NewManualClock()
+			link := channel.New(16, 1500, "")
+			st, err := stack.New(stack.Options{
+				NICs:  []stack.NIC{{Name: "eth0", Link: link, Addresses: []netip.Prefix{netip.PrefixFrom(f.local, f.bits)}}},
+				Clock: clk, SecureRNG: stack.SeededRNG(3),
+			})
+			require.NoError(t, err)
+			defer st.Close()
+			ln, terr := st.Netstack().NewEndpoint(tcp.ProtocolNumber, f.proto, &waiter.Queue{})
+			require.Nil(t, terr)
+			defer ln.Close()
+			require.Nil(t, ln.Bind(tcpip.FullAddress{Port: 80}))
+			require.Nil(t, ln.Listen(5))
+			link.InjectInbound(f.proto, peerSegment(f, 5555, 80, 1000, 0, header.TCPFlagSyn, 777, 0))
+			read := func() (header.TCP, header.TCPSynOptions) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				pkt := link.ReadContext(ctx)
+				require.NotNil(t, pkt, "no SYN-ACK")
+				defer pkt.DecRef()
+				b := pkt.ToBuffer()
+				defer b.Release()
+				frame := b.Flatten()
+				var th header.TCP
+				if f.proto == ipv4.ProtocolNumber {
+					th = header.IPv4(frame).Payload()
+				} else {
+					th = header.IPv6(frame).Payload()
+				}
+				require.Equal(t, header.TCPFlagSyn|header.TCPFlagAck, th.Flags())
+				return th, header.ParseSynOptions(th.Options(), true)
+			}
+			th1, o1 := read()
+			clk.Advance(time.Second)
+			_, o2 := read()
+			assert.Equal(t, o1.TSVal+1000, o2.TSVal, "TSval of the SYN-ACK resent 1 s later")
+			clk.Advance(4 * time.Millisecond)
+			link.InjectInbound(f.proto, peerSegment(f, 5555, 80, 1001, th1.SequenceNumber()+1, header.TCPFlagAck, 778, o2.TSVal))
+			var ep tcpip.Endpoint
+			require.Eventually(t, func() bool {
+				var err tcpip.Error
+				ep, _, err = ln.Accept(nil)
+				return err == nil
+			}, 5*time.Second, time.Millisecond, "the ACK completes the handshake")
+			defer ep.Close()
+			var info tcpip.TCPInfoOption
+			require.Nil(t, ep.GetSockOpt(&info))
+			assert.Equal(t, 4*time.Millisecond, info.RTT, "the server's SRTT from the handshake")
+		})
+	}
 }
 
 // TestNetstackResendsSYNWithFirstTimestamp is the canary for
@@ -218,6 +282,41 @@ func TestNetstackResendsSYNWithFirstTimestamp(t *testing.T) {
 			if second.tsVal != first.tsVal {
 				t.Fatalf("netstack resent the SYN 1 s later with TSval %d, the first had %d: it stamps retransmitted SYNs afresh now, so stack/synstamp.go is no longer needed", second.tsVal, first.tsVal)
 			}
+		})
+	}
+}
+
+// TestAmbiguousSYNAckEchoNotSampled: a SYN-ACK that echoes an earlier SYN
+// than the latest one sent (the peer lost its SYN-ACK and resent it while
+// we resent the SYN) does not give the handshake's RTT sample: it would
+// measure the retransmission timeouts, not the path (netstack alone takes
+// 1 s here). The connection starts with no sample, as after any
+// retransmission without an unambiguous echo.
+func TestAmbiguousSYNAckEchoNotSampled(t *testing.T) {
+	for _, f := range synTestFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			clk := faketime.NewManualClock()
+			link := channel.New(16, 1500, "")
+			st, err := stack.New(stack.Options{
+				NICs:  []stack.NIC{{Name: "eth0", Link: link, Addresses: []netip.Prefix{netip.PrefixFrom(f.local, f.bits)}}},
+				Clock: clk, SecureRNG: stack.SeededRNG(2),
+			})
+			require.NoError(t, err)
+			defer st.Close()
+			ep := startConnect(t, st.Netstack(), f)
+			first := readSYN(t, link, f)
+			clk.Advance(time.Second)
+			readSYN(t, link, f)
+			clk.Advance(2 * time.Millisecond)
+			link.InjectInbound(f.proto, synAck(f, first, 9000))
+			require.Eventually(t, func() bool {
+				return tcp.EndpointState(ep.State()) == tcp.StateEstablished
+			}, 5*time.Second, time.Millisecond, "the SYN-ACK completes the handshake")
+			var info tcpip.TCPInfoOption
+			require.Nil(t, ep.GetSockOpt(&info))
+			assert.Zero(t, info.RTT, "SRTT: no sample from an echo of the first SYN")
+			assert.Equal(t, time.Second, info.RTO, "RTO: netstack's initial one, until data gives a sample")
 		})
 	}
 }
