@@ -33,10 +33,16 @@ standard input it shuts the socket down for writing (a half-close, like
 nc -N) and keeps reading until the peer closes. HOST is an address or a name
 in the stack's host table.
 
-Over a TAP device (--tap NAME, or a tap config) the peer is the kernel side:
+Over a TAP device (--tap NAME, or a tap config) the peer is the kernel side.
+With the namespace of scripts/tapns.sh (its device usertcp0, kernel side
+10.77.0.1, which the stack's host table calls "kernel"):
 
+  sudo scripts/tapns.sh up
   sudo ip netns exec usertcp nc -l 10.77.0.1 7000 &
-  echo hello | sudo usertcp connect --tap usertcp1 --netns usertcp kernel 7000
+  echo hello | sudo usertcp connect --tap usertcp0 --netns usertcp kernel 7000
+
+A device that does not exist is created with the kernel side 10.77.0.1/30;
+connect refuses to create one where another device has that subnet.
 
 Over a memlink (the default setup: stacks "server" and "client"), connect
 runs serve's services (echo, discard, http) on the other stacks of this

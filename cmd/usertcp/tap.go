@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 
@@ -144,6 +145,9 @@ func buildTap(cfg *config.Config, pcapW io.Writer, netns string) (*world, error)
 	if l.Offload != nil {
 		o.NoOffload = !*l.Offload
 	}
+	if err := checkSubnetFree(netns, l.Name, l.KernelAddresses); err != nil {
+		return nil, err
+	}
 	ep, err := tap.New(o)
 	if err != nil {
 		return nil, err
@@ -183,4 +187,52 @@ func describeTap(ep *tap.Endpoint) string {
 		how = "created; removed on exit"
 	}
 	return fmt.Sprintf("TAP %s%s (%s; MTU %d, kernel side %d)", ep.Name(), where, how, ep.MTU(), ep.KernelMTU())
+}
+
+// checkSubnetFree refuses to create TAP device name in netns with kernel
+// addresses whose subnet another device there already has: the kernel
+// would answer through that device, ARP for the stack would stay
+// incomplete, and every connection would time out without a word. A
+// device that exists keeps its addresses (tap.New leaves them alone), so
+// only one to be created is checked.
+func checkSubnetFree(netns, name string, kernel []netip.Prefix) error {
+	if len(kernel) == 0 {
+		return nil
+	}
+	return tap.InNetns(netns, func() error {
+		if _, err := net.InterfaceByName(name); err == nil {
+			return nil
+		}
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil // tap.New will say what is wrong
+		}
+		for _, ifc := range ifs {
+			addrs, err := ifc.Addrs()
+			if err != nil {
+				continue
+			}
+			for _, a := range addrs {
+				ipn, ok := a.(*net.IPNet)
+				if !ok {
+					continue
+				}
+				ip, _ := netip.AddrFromSlice(ipn.IP)
+				ones, _ := ipn.Mask.Size()
+				have := netip.PrefixFrom(ip.Unmap(), ones)
+				for _, k := range kernel {
+					if have.Overlaps(k) {
+						where := ""
+						if netns != "" {
+							where = " in network namespace " + netns
+						}
+						return fmt.Errorf("TAP %s would get %s%s, where %s already has that subnet (%s): the kernel would answer through %s and no connection would get through. "+
+							"Use that device (--tap %s), or a config whose kernel_addresses and stack addresses are a subnet of their own",
+							name, k, where, ifc.Name, have, ifc.Name, ifc.Name)
+					}
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -306,5 +307,81 @@ func TestCLIConnect(t *testing.T) {
 	}
 	if got.String() != "hello from usertcp connect\n" {
 		t.Errorf("nc received %q", got.String())
+	}
+}
+
+// TestCLIConnectHelpExample runs the TAP example of connect --help as it
+// is written, next to a tapns.sh namespace (the test's own, for the
+// example's "usertcp" and "usertcp0"): nc listens on the kernel side and
+// gets the line. Then the trap the example once fell into: a second
+// device created with the same subnet is refused with a reason, and not
+// left behind.
+func TestCLIConnectHelpExample(t *testing.T) {
+	leakCheck(t)
+	ns := taptest.NewNamespace(t, 0)
+	nc := taptest.RequireCommand(t, "nc", "netcat-openbsd")
+	_, help, _ := cli(t, "", "connect", "--help")
+	var ncLine, connectLine []string
+	var stdin string
+	for _, line := range strings.Split(help, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 5 && strings.Join(f[:5], " ") == "sudo ip netns exec usertcp" && f[5] == "nc":
+			ncLine = f[1:]
+		case len(f) > 4 && f[0] == "echo" && strings.Contains(line, "| sudo usertcp connect"):
+			i := slices.Index(f, "|")
+			stdin = strings.Join(f[1:i], " ") + "\n"
+			connectLine = f[i+3:]
+		}
+	}
+	if ncLine == nil || connectLine == nil || !strings.Contains(help, "sudo scripts/tapns.sh up\n") {
+		t.Fatalf("connect --help has no TAP example of tapns.sh up, nc -l and connect:\n%s", help)
+	}
+	// The example's names are tapns.sh's defaults; the test's namespace
+	// has its own.
+	ncLine[3], ncLine[4] = ns.Name, nc
+	ncLine = slices.DeleteFunc(ncLine, func(s string) bool { return s == "&" })
+	for i := 1; i < len(connectLine); i++ {
+		switch connectLine[i-1] {
+		case "--netns":
+			connectLine[i] = ns.Name
+		case "--tap":
+			if connectLine[i] != "usertcp0" {
+				t.Errorf("the example connects through %s, not tapns.sh's usertcp0", connectLine[i])
+			}
+			connectLine[i] = ns.Tap
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := exec.CommandContext(ctx, ncLine[0], ncLine[1:]...)
+	var got bytes.Buffer
+	server.Stdout = &got
+	start(t, server)
+	var code int
+	var out, errs string
+	for range 100 {
+		code, out, errs = cli(t, stdin, connectLine...)
+		if !strings.Contains(errs, "econnrefused") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // nc is still starting
+	}
+	if code != 0 {
+		t.Errorf("usertcp %s = %d, %q (stderr %q); want 0", strings.Join(connectLine, " "), code, out, errs)
+	}
+	if err := server.Wait(); err != nil {
+		t.Errorf("%s: %v", strings.Join(ncLine, " "), err)
+	}
+	if got.String() != stdin {
+		t.Errorf("nc received %q, want %q", got.String(), stdin)
+	}
+
+	code, _, errs = cli(t, "", "connect", "--tap", "clash1", "--netns", ns.Name, "kernel", "7000")
+	if code != 1 || !strings.Contains(errs, "where "+ns.Tap+" already has that subnet (10.77.0.1/30)") {
+		t.Errorf("connect creating a device on %s's subnet = %d, %q; want 1 and the clash named", ns.Tap, code, errs)
+	}
+	if _, err := ns.IP("link", "show", "dev", "clash1"); err == nil {
+		t.Errorf("the refused device clash1 exists")
 	}
 }
