@@ -119,22 +119,37 @@ type inboundTCP struct {
 // flags. It reports false for anything but the first fragment of a TCP
 // segment, and for frames netstack will drop as malformed.
 func parseInboundTCP(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) (inboundTCP, bool) {
-	b, ok := pkt.Data().PullUp(1)
-	if !ok {
+	// One pull-up covers the headers of an IPv4 frame without options. It
+	// must stay within the headers: a pull-up that reaches into the next
+	// view copies that view whole (buffer.Buffer.PullUp), and netstack's
+	// own headers are one view, its payload another.
+	b, ok := pkt.Data().PullUp(min(pkt.Data().Size(), inboundPrefix))
+	if !ok || len(b) == 0 {
 		return inboundTCP{}, false
 	}
 	switch v := header.IPVersion(b); {
 	case v == header.IPv4Version && (proto == header.IPv4ProtocolNumber || proto == 0):
-		return parseInboundTCP4(pkt)
+		return parseInboundTCP4(pkt, b)
 	case v == header.IPv6Version && (proto == header.IPv6ProtocolNumber || proto == 0):
-		return parseInboundTCP6(pkt)
+		return parseInboundTCP6(pkt, b)
 	}
 	return inboundTCP{}, false
 }
 
-func parseInboundTCP4(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
-	b, ok := pkt.Data().PullUp(header.IPv4MinimumSize)
-	if !ok || b[9] != uint8(header.TCPProtocolNumber) {
+// inboundPrefix is the length of an IPv4 header and a TCP header up to its
+// flags.
+const inboundPrefix = header.IPv4MinimumSize + 14
+
+// pullUp returns the first n bytes of pkt's data, from b if it holds them.
+func pullUp(pkt *netstack.PacketBuffer, b []byte, n int) ([]byte, bool) {
+	if n <= len(b) {
+		return b, true
+	}
+	return pkt.Data().PullUp(n)
+}
+
+func parseInboundTCP4(pkt *netstack.PacketBuffer, b []byte) (inboundTCP, bool) {
+	if len(b) < header.IPv4MinimumSize || b[9] != uint8(header.TCPProtocolNumber) {
 		return inboundTCP{}, false
 	}
 	ip := header.IPv4(b)
@@ -143,11 +158,11 @@ func parseInboundTCP4(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
 		return inboundTCP{}, false
 	}
 	in := inboundTCP{ipLen: ipLen, fragmented: ip.Flags()&header.IPv4FlagMoreFragments != 0}
-	return in.readFlags(pkt)
+	return in.readFlags(pkt, b)
 }
 
-func parseInboundTCP6(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
-	b, ok := pkt.Data().PullUp(header.IPv6MinimumSize)
+func parseInboundTCP6(pkt *netstack.PacketBuffer, b []byte) (inboundTCP, bool) {
+	b, ok := pullUp(pkt, b, header.IPv6MinimumSize)
 	if !ok {
 		return inboundTCP{}, false
 	}
@@ -160,14 +175,14 @@ func parseInboundTCP6(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
 		switch header.IPv6ExtensionHeaderIdentifier(next) {
 		case header.IPv6HopByHopOptionsExtHdrIdentifier, header.IPv6RoutingExtHdrIdentifier,
 			header.IPv6DestinationOptionsExtHdrIdentifier:
-			b, ok := pkt.Data().PullUp(in.ipLen + 2)
+			b, ok := pullUp(pkt, b, in.ipLen+2)
 			if !ok {
 				return inboundTCP{}, false
 			}
 			next = b[in.ipLen]
 			in.ipLen += (int(b[in.ipLen+1]) + 1) * 8
 		case header.IPv6FragmentExtHdrIdentifier:
-			b, ok := pkt.Data().PullUp(in.ipLen + 8)
+			b, ok := pullUp(pkt, b, in.ipLen+8)
 			if !ok {
 				return inboundTCP{}, false
 			}
@@ -182,11 +197,11 @@ func parseInboundTCP6(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
 			return inboundTCP{}, false
 		}
 	}
-	return in.readFlags(pkt)
+	return in.readFlags(pkt, b)
 }
 
-func (in inboundTCP) readFlags(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
-	b, ok := pkt.Data().PullUp(in.ipLen + header.TCPMinimumSize)
+func (in inboundTCP) readFlags(pkt *netstack.PacketBuffer, b []byte) (inboundTCP, bool) {
+	b, ok := pullUp(pkt, b, in.ipLen+14)
 	if !ok {
 		if !in.fragmented {
 			return inboundTCP{}, false // truncated: netstack drops it
@@ -196,7 +211,7 @@ func (in inboundTCP) readFlags(pkt *netstack.PacketBuffer) (inboundTCP, bool) {
 		in.flags = header.TCPFlagSyn
 		return in, true
 	}
-	in.flags = header.TCP(b[in.ipLen:]).Flags()
+	in.flags = header.TCPFlags(b[in.ipLen+13])
 	return in, true
 }
 
