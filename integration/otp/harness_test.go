@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,12 +38,48 @@ var scenarios = map[string]scenario{}
 // with the reason. They are reported as skipped, never silently dropped.
 var notApplicable = map[string]string{}
 
+// register adds a scenario. A failed match in it (OK, Badmatch) ends it
+// as scenarios.erl's run/1 reports a crash.
 func register(name string, f scenario) {
 	if _, dup := scenarios[name]; dup {
 		panic("scenario registered twice: " + name)
 	}
-	scenarios[name] = f
+	scenarios[name] = func(h *H) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(crash)
+				if !ok {
+					panic(r)
+				}
+				out = c.out
+			}
+		}()
+		return f(h)
+	}
 }
+
+// crash is panicked by a failed match in a scenario; out is the line erl
+// prints for it.
+type crash struct{ out any }
+
+// Crashed is what erl prints when a match on v fails:
+// {scenario_crashed,error,{badmatch,V}}.
+func Crashed(v any) any {
+	return Tup{A("scenario_crashed"), A("error"), Tup{A("badmatch"), v}}
+}
+
+// Badmatch ends the scenario as a failed match on v does.
+func Badmatch(v any) { panic(crash{Crashed(v)}) }
+
+// OK is `ok = Call`.
+func OK(err error) {
+	if err != nil {
+		Badmatch(ErrT(err))
+	}
+}
+
+// Ms is N milliseconds, as the Erlang scenarios write their timeouts.
+func Ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // serverIP is where listen sockets listen (the {ip,?IP} of the Erlang
 // helpers).
@@ -58,6 +95,10 @@ type H struct {
 	// is the same process acting on stack B (connect).
 	P, PB *gentcp.Process
 	names map[*gentcp.Socket]string
+
+	mu      sync.Mutex
+	helpers []*gentcp.Process // the scenario's helper processes (Proc)
+	tasks   sync.WaitGroup    // goroutines Async started
 }
 
 func newH(t *testing.T) *H {
@@ -68,8 +109,114 @@ func newH(t *testing.T) *H {
 	return h
 }
 
-// close ends the scenario process (closing its sockets).
-func (h *H) close() { h.P.Exit() }
+// close ends the scenario's helper processes (erl: they are linked to the
+// scenario process), then the scenario process (closing its sockets), and
+// waits, bounded, for the goroutines Async started.
+func (h *H) close() {
+	h.mu.Lock()
+	ps := h.helpers
+	h.helpers = nil
+	h.mu.Unlock()
+	for _, p := range ps {
+		p.Exit()
+	}
+	h.P.Exit()
+	done := make(chan struct{})
+	go func() { h.tasks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// Proc is a helper process on node n (spawn/1): it lives until the
+// scenario ends.
+func (h *H) Proc(n *gentcp.Node) *gentcp.Process {
+	p := n.NewProcess()
+	h.mu.Lock()
+	h.helpers = append(h.helpers, p)
+	h.mu.Unlock()
+	return p
+}
+
+// Task is async/1's handle: Await and DoneYet get its result.
+type Task struct {
+	ch   chan any
+	done bool
+	res  any
+}
+
+// Async is async/1: f runs on a goroutine of its own.
+func (h *H) Async(f func() any) *Task {
+	t := &Task{ch: make(chan any, 1)}
+	h.tasks.Add(1)
+	go func() {
+		defer h.tasks.Done()
+		t.ch <- f()
+	}()
+	return t
+}
+
+// AsyncProc is async/1 whose fun acts as a helper process of node n
+// (Proc), for calls that need their own caller (accept, controlling
+// process, a mailbox).
+func (h *H) AsyncProc(n *gentcp.Node, f func(p *gentcp.Process) any) *Task {
+	p := h.Proc(n)
+	return h.Async(func() any { return f(p) })
+}
+
+// Await is await/1,2: the result, waiting up to ms milliseconds (default
+// 5000); await_timeout if none came.
+func (t *Task) Await(ms ...int) any {
+	if t.done {
+		return t.res
+	}
+	d := 5000
+	if len(ms) > 0 {
+		d = ms[0]
+	}
+	tm := time.NewTimer(Ms(d))
+	defer tm.Stop()
+	select {
+	case r := <-t.ch:
+		t.done, t.res = true, r
+		return r
+	case <-tm.C:
+		return A("await_timeout")
+	}
+}
+
+// DoneYet is done_yet/1: done or not_yet; the result stays for Await.
+func (t *Task) DoneYet() any {
+	if t.done {
+		return A("done")
+	}
+	select {
+	case r := <-t.ch:
+		t.done, t.res = true, r
+		return A("done")
+	default:
+		return A("not_yet")
+	}
+}
+
+// Collector is collector/0: a helper process that only gathers messages.
+type Collector struct {
+	h *H
+	p *gentcp.Process
+}
+
+// Collector starts collector/0 on node A.
+func (h *H) Collector() *Collector { return &Collector{h: h, p: h.Proc(h.A)} }
+
+// Collect is collect/1: the collector's msgs() (3 s limit).
+func (c *Collector) Collect() any {
+	t := c.h.Async(func() any { return c.h.MsgsOf(c.p, 100) })
+	if r := t.Await(3000); r != A("await_timeout") {
+		return r
+	}
+	return A("collect_timeout")
+}
 
 // Reg names a socket for printing, as reg/2 does.
 func (h *H) Reg(s *gentcp.Socket, name string) *gentcp.Socket {
@@ -153,14 +300,42 @@ func (h *H) Msgs(ms ...int) Lst {
 	if len(ms) > 0 {
 		d = ms[0]
 	}
+	return h.MsgsOf(h.P, d)
+}
+
+// MsgsOf is msgs/1 run by process p (a helper): p's own messages until
+// none arrives for ms milliseconds.
+func (h *H) MsgsOf(p *gentcp.Process, ms int) Lst {
 	out := Lst{}
 	for {
-		m, err := h.P.Receive(time.Duration(d) * time.Millisecond)
+		m, err := p.Receive(Ms(ms))
 		if err != nil {
 			return out
 		}
 		out = append(out, h.Msg(m))
 	}
+}
+
+// Next is next/0: the scenario process's next socket message, waiting up
+// to 2 s.
+func (h *H) Next() any {
+	m, err := h.P.Receive(2 * time.Second)
+	if err != nil {
+		return A("no_message")
+	}
+	return h.Msg(m)
+}
+
+// WaitMailbox is wait_mailbox/1: poll (20 ms, 100 tries) until the
+// mailbox holds at least n socket messages; does not consume.
+func (h *H) WaitMailbox(n int) Lst {
+	for range 100 {
+		if ms := h.Mailbox(); len(ms) >= n {
+			return ms
+		}
+		h.Sl(20)
+	}
+	return h.Mailbox()
 }
 
 // Mailbox is mailbox/0: the messages now in the mailbox, not consumed.
@@ -297,6 +472,18 @@ func Bytes(n int) []byte {
 		b[i] = "0123456789abcdef"[i%16]
 	}
 	return b
+}
+
+// Stats prints inet:getstat's {ok,[{K,V}]} or {error,R}.
+func Stats(st []gentcp.Stat, err error) any {
+	if err != nil {
+		return ErrT(err)
+	}
+	l := Lst{}
+	for _, s := range st {
+		l = append(l, Tup{A(s.Name), s.Value})
+	}
+	return Tup{A("ok"), l}
 }
 
 // Pend is pend/1: send_pend.

@@ -2,7 +2,6 @@ package otp_test
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/usertcp/usertcp/gentcp"
@@ -19,93 +18,7 @@ import (
 // linked helpers die with the scenario process.
 
 // ---------------------------------------------------------------------------
-// Helpers (prefixed api to avoid clashes with the other scenario files).
-
-const apiMS = time.Millisecond
-
-// apiHelpers tracks a scenario's helper processes and goroutines, so they
-// end with the scenario.
-type apiHelpers struct {
-	h     *H
-	mu    sync.Mutex
-	procs []*gentcp.Process
-	wg    sync.WaitGroup
-}
-
-func apiNewHelpers(h *H) *apiHelpers { return &apiHelpers{h: h} }
-
-func (hs *apiHelpers) proc(n *gentcp.Node) *gentcp.Process {
-	p := n.NewProcess()
-	hs.mu.Lock()
-	hs.procs = append(hs.procs, p)
-	hs.mu.Unlock()
-	return p
-}
-
-// exitAll ends the helpers (erl: they are linked to the scenario process)
-// and waits (bounded) for their goroutines.
-func (hs *apiHelpers) exitAll() {
-	hs.mu.Lock()
-	ps := hs.procs
-	hs.procs = nil
-	hs.mu.Unlock()
-	for _, p := range ps {
-		p.Exit()
-	}
-	done := make(chan struct{})
-	go func() { hs.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-	}
-}
-
-// apiTask is async/1's handle.
-type apiTask struct {
-	ch  chan any
-	got bool
-	res any
-}
-
-// async is async/1: run f in a new helper process on node n.
-func (hs *apiHelpers) async(n *gentcp.Node, f func(p *gentcp.Process) any) *apiTask {
-	p := hs.proc(n)
-	t := &apiTask{ch: make(chan any, 1)}
-	hs.wg.Add(1)
-	go func() {
-		defer hs.wg.Done()
-		t.ch <- f(p)
-	}()
-	return t
-}
-
-// await is await/1 (5 s).
-func (t *apiTask) await() any {
-	if t.got {
-		return t.res
-	}
-	select {
-	case r := <-t.ch:
-		t.got, t.res = true, r
-		return r
-	case <-time.After(5 * time.Second):
-		return A("await_timeout")
-	}
-}
-
-// doneYet is done_yet/1.
-func (t *apiTask) doneYet() any {
-	if t.got {
-		return A("done")
-	}
-	select {
-	case r := <-t.ch:
-		t.got, t.res = true, r
-		return A("done")
-	default:
-		return A("not_yet")
-	}
-}
+// Helpers of this file only, prefixed "api" (the shared ones: harness_test.go).
 
 // apiSock is a call's {ok,Socket} | {error,Reason} result.
 type apiSock struct {
@@ -135,81 +48,6 @@ func (h *H) apiXS(class string, s *gentcp.Socket, err error) any {
 		return X(class, err)
 	}
 	return Tup{A("ok"), h.S(s)}
-}
-
-// apiCrash is what erl prints when a {ok,_} = ... match fails.
-func apiCrash(v any) any {
-	return Tup{A("scenario_crashed"), A("error"), Tup{A("badmatch"), v}}
-}
-
-// apiCollector is collector/0.
-type apiCollector struct {
-	hs *apiHelpers
-	p  *gentcp.Process
-}
-
-func (hs *apiHelpers) collector() *apiCollector {
-	return &apiCollector{hs: hs, p: hs.proc(hs.h.A)}
-}
-
-// collect is collect/1: the collector's msgs() (3 s limit).
-func (c *apiCollector) collect() any {
-	ch := make(chan Lst, 1)
-	c.hs.wg.Add(1)
-	go func() {
-		defer c.hs.wg.Done()
-		ch <- c.hs.h.apiMsgsOf(c.p, 100)
-	}()
-	select {
-	case l := <-ch:
-		return l
-	case <-time.After(3 * time.Second):
-		return A("collect_timeout")
-	}
-}
-
-// apiMsgsOf is msgs/1 run by process p.
-func (h *H) apiMsgsOf(p *gentcp.Process, ms int) Lst {
-	out := Lst{}
-	for {
-		m, err := p.Receive(time.Duration(ms) * apiMS)
-		if err != nil {
-			return out
-		}
-		out = append(out, h.Msg(m))
-	}
-}
-
-// apiNext is next/0.
-func (h *H) apiNext() any {
-	m, err := h.P.Receive(2000 * apiMS)
-	if err != nil {
-		return A("no_message")
-	}
-	return h.Msg(m)
-}
-
-// apiWaitMailbox is wait_mailbox/1.
-func (h *H) apiWaitMailbox(n int) Lst {
-	for range 100 {
-		if ms := h.Mailbox(); len(ms) >= n {
-			return ms
-		}
-		h.Sl(20)
-	}
-	return h.Mailbox()
-}
-
-// apiStats prints inet:getstat's result.
-func apiStats(st []gentcp.Stat, err error) any {
-	if err != nil {
-		return ErrT(err)
-	}
-	l := Lst{}
-	for _, s := range st {
-		l = append(l, Tup{A(s.Name), s.Value})
-	}
-	return Tup{A("ok"), l}
 }
 
 // apiAddr prints an IP address as an Erlang tuple.
@@ -290,7 +128,7 @@ func apiBacklog(h *H, n int) any {
 		// last ACK of its previous handshake) and admit one more; see
 		// "Differences from OTP" in gentcp/doc.go.
 		time.Sleep(5 * time.Millisecond)
-		s, err := h.PB.Connect(serverIP.String(), p, 300*apiMS)
+		s, err := h.PB.Connect(serverIP.String(), p, Ms(300))
 		out = append(out, h.RS(s, err, "s"))
 	}
 	return out
@@ -300,20 +138,20 @@ func apiBacklog(h *H, n int) any {
 func apiTW(h *H, old, nw bool) any {
 	l, err := h.P.Listen(0, gentcp.Binary, gentcp.Active(false), gentcp.IP(serverIP), gentcp.Reuseaddr(old))
 	if err != nil {
-		return apiCrash(ErrT(err))
+		return Crashed(ErrT(err))
 	}
 	p := h.Port(l)
-	c, err := h.PB.Connect(serverIP.String(), p, 1000*apiMS, gentcp.Binary, gentcp.Active(false))
+	c, err := h.PB.Connect(serverIP.String(), p, Ms(1000), gentcp.Binary, gentcp.Active(false))
 	if err != nil {
-		return apiCrash(ErrT(err))
+		return Crashed(ErrT(err))
 	}
-	a, err := h.P.Accept(l, 1000*apiMS)
+	a, err := h.P.Accept(l, Ms(1000))
 	if err != nil {
-		return apiCrash(ErrT(err))
+		return Crashed(ErrT(err))
 	}
 	a.Close() // server side closes first -> TIME_WAIT on port P
-	if d, err := c.Recv(0, 1000*apiMS); err != gentcp.Closed {
-		return apiCrash(RD(d, err))
+	if d, err := c.Recv(0, Ms(1000)); err != gentcp.Closed {
+		return Crashed(RD(d, err))
 	}
 	c.Close()
 	l.Close()
@@ -336,12 +174,12 @@ func init() {
 	register("connect_refused", func(h *H) any {
 		l, err := h.P.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		p := h.Port(l)
 		l.Close()
-		c1, err1 := h.PB.Connect(serverIP.String(), p, 1000*apiMS)
-		c2, err2 := h.PB.Connect(serverIP.String(), 0, 1000*apiMS)
+		c1, err1 := h.PB.Connect(serverIP.String(), p, Ms(1000))
+		c2, err2 := h.PB.Connect(serverIP.String(), 0, Ms(1000))
 		return Lst{h.apiRS(c1, err1), h.apiRS(c2, err2)}
 	})
 
@@ -350,13 +188,13 @@ func init() {
 		c := h.Connect(l)
 		cs, err := c.Sockname()
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		// erl runs on one host: L's port is busy where the connect binds.
 		// Here L lives on stack A, so that connect is made from A; C's
 		// port is busy on stack B.
-		s1, err1 := h.P.Connect(serverIP.String(), h.Port(l), 1000*apiMS, gentcp.Port(h.Port(l)))
-		s2, err2 := h.PB.Connect(serverIP.String(), h.Port(l), 1000*apiMS, gentcp.Port(int(cs.Port())))
+		s1, err1 := h.P.Connect(serverIP.String(), h.Port(l), Ms(1000), gentcp.Port(h.Port(l)))
+		s2, err2 := h.PB.Connect(serverIP.String(), h.Port(l), Ms(1000), gentcp.Port(int(cs.Port())))
 		return Lst{h.apiRS(s1, err1), h.apiRS(s2, err2)}
 	})
 
@@ -369,14 +207,14 @@ func init() {
 			return h.apiXS(class, s, err)
 		}
 		return Lst{
-			x("exit", ip, p, 1000*apiMS, gentcp.Option{Name: "active", Value: "maybe"}),
-			x("exit", ip, p, 1000*apiMS, gentcp.Option{Name: "foo", Value: "bar"}),
-			x("exit", ip, p, 1000*apiMS, gentcp.Packet(3)),
-			x("exit", "10.0.0", p, 1000*apiMS),     // {127,0,0}
-			x("exit", "10.0.0.256", p, 1000*apiMS), // {127,0,0,256}
-			x("exit", ip, 65536, 1000*apiMS),
-			x("exit", ip, -1, 1000*apiMS),
-			x("error", ip, p, -1*apiMS),
+			x("exit", ip, p, Ms(1000), gentcp.Option{Name: "active", Value: "maybe"}),
+			x("exit", ip, p, Ms(1000), gentcp.Option{Name: "foo", Value: "bar"}),
+			x("exit", ip, p, Ms(1000), gentcp.Packet(3)),
+			x("exit", "10.0.0", p, Ms(1000)),     // {127,0,0}
+			x("exit", "10.0.0.256", p, Ms(1000)), // {127,0,0,256}
+			x("exit", ip, 65536, Ms(1000)),
+			x("exit", ip, -1, Ms(1000)),
+			x("error", ip, p, -Ms(1)),
 		}
 	})
 
@@ -386,13 +224,13 @@ func init() {
 		// "127.0.0.1": here both ends are on stack A's loopback.
 		l, err := h.P.Listen(0, gentcp.Binary, gentcp.Active(false), gentcp.IP(netip.MustParseAddr("127.0.0.1")))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		p := h.Port(l)
 		out := Lst{}
 		for _, addr := range []string{"localhost", "localhost", "127.0.0.1"} {
-			s, err := h.P.Connect(addr, p, 1000*apiMS)
+			s, err := h.P.Connect(addr, p, Ms(1000))
 			out = append(out, h.RS(s, err, "s"))
 		}
 		return out
@@ -403,7 +241,7 @@ func init() {
 		p := h.Port(l)
 		l2, err := h.P.Listen(0, gentcp.IP(serverIP), gentcp.Reuseaddr(true))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		p2 := h.Port(l2)
 		s1, e1 := h.P.Listen(p, gentcp.IP(serverIP))
@@ -434,13 +272,13 @@ func init() {
 	register("listen_port_option_overrides", func(h *H) any {
 		l0, err := h.P.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		p := h.Port(l0)
 		l0.Close()
 		l, err := h.P.Listen(0, gentcp.IP(serverIP), gentcp.Port(p))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		lp, err := l.Port()
@@ -450,12 +288,12 @@ func init() {
 	register("listen_port0_any", func(h *H) any {
 		l, err := h.P.Listen(0)
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		ap, err := l.Sockname()
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		return Lst{ap.Addr() == netip.IPv4Unspecified(), ap.Port() > 0}
 	})
@@ -463,60 +301,56 @@ func init() {
 	register("accept_timeout", func(h *H) any {
 		l := h.Listen()
 		a1, e1 := h.P.Accept(l, 0)
-		a2, e2 := h.P.Accept(l, 100*apiMS)
+		a2, e2 := h.P.Accept(l, Ms(100))
 		return Lst{h.apiRS(a1, e1), h.apiRS(a2, e2)}
 	})
 
 	register("accept_closed", func(h *H) any {
 		l := h.Listen()
 		l.Close()
-		a1, e1 := h.P.Accept(l, 100*apiMS)
+		a1, e1 := h.P.Accept(l, Ms(100))
 		a2, e2 := h.P.Accept(l, gentcp.Infinity)
 		return Lst{h.apiRS(a1, e1), h.apiRS(a2, e2)}
 	})
 
 	register("accept_closed_while_blocked", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		l := h.Listen()
-		t := hs.async(h.A, func(p *gentcp.Process) any {
-			a, err := p.Accept(l, 2000*apiMS)
+		t := h.AsyncProc(h.A, func(p *gentcp.Process) any {
+			a, err := p.Accept(l, Ms(2000))
 			return h.apiRS(a, err)
 		})
 		h.Sl()
-		return Lst{R(l.Close()), t.await()}
+		return Lst{R(l.Close()), t.Await()}
 	})
 
 	register("accept_listen_owner_dies", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
-		owner := hs.proc(h.A)
+		owner := h.Proc(h.A)
 		l, err := owner.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
-		t := hs.async(h.A, func(p *gentcp.Process) any {
-			a, err := p.Accept(l, 2000*apiMS)
+		t := h.AsyncProc(h.A, func(p *gentcp.Process) any {
+			a, err := p.Accept(l, Ms(2000))
 			return h.apiRS(a, err)
 		})
 		h.Sl()
 		owner.Exit() // exit(Owner, kill)
-		return Lst{t.await()}
+		return Lst{t.Await()}
 	})
 
 	register("accept_on_connected_socket", func(h *H) any {
 		_, c, a := h.MkPair(nil, nil)
-		s1, e1 := h.PB.Accept(c, 100*apiMS)
+		s1, e1 := h.PB.Accept(c, Ms(100))
 		s2, e2 := h.P.Accept(a, 0)
 		return Lst{h.apiRS(s1, e1), h.apiRS(s2, e2)}
 	})
 
 	register("recv_bad_args", func(h *H) any {
 		l, c, _ := h.MkPair(nil, nil)
-		r1 := RD(l.Recv(0, 100*apiMS))
+		r1 := RD(l.Recv(0, Ms(100)))
 		var r2 any
-		if d, err := c.Recv(-1, 100*apiMS); err != nil {
+		if d, err := c.Recv(-1, Ms(100)); err != nil {
 			r2 = X("error", err)
 		} else {
 			r2 = Tup{A("ok"), d}
@@ -530,14 +364,12 @@ func init() {
 	})
 
 	register("ops_after_own_close", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, _ := h.MkPair(nil, nil)
-		col := hs.collector()
+		col := h.Collector()
 		c.Close()
 		return Lst{
 			R(c.Send([]byte("x"))),
-			RD(c.Recv(0, 100*apiMS)),
+			RD(c.Recv(0, Ms(100))),
 			R(c.Shutdown(gentcp.ShutdownWrite)),
 			R(h.PB.ControllingProcess(c, col.p)),
 			R(h.PB.ControllingProcess(c, h.PB)),
@@ -546,7 +378,7 @@ func init() {
 			apiName(c.Peername()),
 			apiName(c.Sockname()),
 			apiPortRes(c.Port()),
-			apiStats(c.Getstat()),
+			Stats(c.Getstat()),
 			R(c.Close()),
 			R(c.Close()), // inet:close
 		}
@@ -573,7 +405,7 @@ func init() {
 		ls, e5 := l.Sockname()
 		for _, e := range []error{e1, e2, e3, e4, e5} {
 			if e != nil {
-				return apiCrash(ErrT(e))
+				return Crashed(ErrT(e))
 			}
 		}
 		lp, el := l.Port()
@@ -592,19 +424,19 @@ func init() {
 
 	register("getstat_fresh", func(h *H) any {
 		l, c, a := h.MkPair(nil, nil)
-		return Lst{apiStats(c.Getstat()), apiStats(a.Getstat()), apiStats(l.Getstat())}
+		return Lst{Stats(c.Getstat()), Stats(a.Getstat()), Stats(l.Getstat())}
 	})
 
 	register("getstat_errors", func(h *H) any {
 		_, c, _ := h.MkPair(nil, nil)
-		r := Lst{apiStats(c.Getstat("foo")), apiStats(c.Getstat("recv_oct", "foo")), apiStats(c.Getstat("send_cnt"))}
+		r := Lst{Stats(c.Getstat("foo")), Stats(c.Getstat("recv_oct", "foo")), Stats(c.Getstat("send_cnt"))}
 		c.Close()
-		return append(r, apiStats(c.Getstat()), apiStats(c.Getstat("send_cnt")))
+		return append(r, Stats(c.Getstat()), Stats(c.Getstat("send_cnt")))
 	})
 
 	register("inet_close_alias", func(h *H) any {
 		_, c, a := h.MkPair(nil, nil)
-		return Lst{R(a.Close()), RD(c.Recv(0, 500*apiMS)), R(a.Send([]byte("x")))}
+		return Lst{R(a.Close()), RD(c.Recv(0, Ms(500))), R(a.Send([]byte("x")))}
 	})
 
 	// -----------------------------------------------------------------------
@@ -613,7 +445,7 @@ func init() {
 	register("defaults_listen", func(h *H) any {
 		l, err := h.P.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		return Lst{RO(l.Getopts(apiDefOpts...))}
@@ -622,12 +454,12 @@ func init() {
 	register("defaults_connect", func(h *H) any {
 		l, err := h.P.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		c, err := h.PB.Connect(serverIP.String(), h.Port(l), gentcp.Infinity)
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(c, "c")
 		return Lst{RO(c.Getopts(apiDefOpts...))}
@@ -636,17 +468,17 @@ func init() {
 	register("defaults_accept", func(h *H) any {
 		l, err := h.P.Listen(0, gentcp.IP(serverIP))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		c, err := h.PB.Connect(serverIP.String(), h.Port(l), gentcp.Infinity)
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(c, "c")
-		a, err := h.P.Accept(l, 1000*apiMS)
+		a, err := h.P.Accept(l, Ms(1000))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(a, "a")
 		return Lst{RO(a.Getopts(apiDefOpts...))}
@@ -677,13 +509,13 @@ func init() {
 		l, err := h.P.Listen(0, gentcp.IP(serverIP), gentcp.Binary, gentcp.List, gentcp.Packet(2), gentcp.Packet(4),
 			gentcp.Nodelay(false), gentcp.Nodelay(true))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(l, "l")
 		c, err := h.PB.Connect(serverIP.String(), h.Port(l), gentcp.Infinity, gentcp.List, gentcp.Binary,
 			gentcp.Active(true), gentcp.Active(false))
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Reg(c, "c")
 		return Lst{RO(l.Getopts("mode", "packet", "nodelay")), RO(c.Getopts("mode", "active"))}
@@ -692,7 +524,7 @@ func init() {
 	register("setopts_active_overflow_partial", func(h *H) any {
 		_, c, _ := h.MkPair(nil, nil)
 		if err := c.Setopts(gentcp.ActiveN(32000)); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		return Lst{
 			R(c.Setopts(gentcp.Nodelay(true), gentcp.ActiveN(1000), gentcp.Keepalive(true))),
@@ -757,7 +589,7 @@ func init() {
 		l := h.Listen()
 		ls, lerr := h.P.Listen(0, gentcp.IP(serverIP), gentcp.LineDelimiter(';'))
 		r1 := h.apiXS("exit", ls, lerr)
-		c, cerr := h.PB.Connect(serverIP.String(), h.Port(l), 1000*apiMS, gentcp.LineDelimiter(';'))
+		c, cerr := h.PB.Connect(serverIP.String(), h.Port(l), Ms(1000), gentcp.LineDelimiter(';'))
 		r2 := h.RS(c, cerr, "c")
 		r3 := R(l.Setopts(gentcp.LineDelimiter(';')))
 		if cerr != nil {
@@ -806,17 +638,17 @@ func init() {
 	register("accept_inherits_options", func(h *H) any {
 		lopts := []gentcp.Option{gentcp.List, gentcp.Packet(2), gentcp.PacketSize(1000), gentcp.Header(3),
 			gentcp.Nodelay(true), gentcp.Keepalive(true), gentcp.ExitOnClose(false), gentcp.ShowEconnreset(true),
-			gentcp.SendTimeout(1234 * apiMS), gentcp.SendTimeoutClose(true), gentcp.DelaySend(true),
+			gentcp.SendTimeout(Ms(1234)), gentcp.SendTimeoutClose(true), gentcp.DelaySend(true),
 			gentcp.DeliverPort, gentcp.LingerOpt(true, 7), gentcp.HighWatermark(20000),
 			gentcp.LowWatermark(10000), gentcp.Buffer(3333), gentcp.Reuseaddr(true)}
 		l, _, a := h.MkPair(lopts, nil)
 		lv, err := l.Getopts(apiInherit...)
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		av, err := a.Getopts(apiInherit...)
 		if err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		return Lst{Format(apiOpts(lv)) == Format(apiOpts(av)), apiOpts(av)}
 	})
@@ -825,11 +657,11 @@ func init() {
 		_, c, a := h.MkPair([]gentcp.Option{gentcp.ActiveOnce}, nil)
 		r := Lst{Get(a, "active")}
 		if err := c.Send([]byte("a")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		m1 := h.apiNext()
+		m1 := h.Next()
 		if err := c.Send([]byte("b")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Sl()
 		return append(r, append(Lst{m1}, h.Msgs()...), Get(a, "active"))
@@ -846,9 +678,9 @@ func init() {
 		l := h.Listen()
 		p := h.Port(l)
 		conn := func(opts ...gentcp.Option) any {
-			s, err := h.PB.Connect(serverIP.String(), p, 1000*apiMS, opts...)
+			s, err := h.PB.Connect(serverIP.String(), p, Ms(1000), opts...)
 			if err != nil {
-				return apiCrash(ErrT(err))
+				return Crashed(ErrT(err))
 			}
 			h.Reg(s, "s")
 			r := RO(s.Getopts("nodelay", "active", "packet"))
@@ -857,16 +689,16 @@ func init() {
 		}
 		defer h.B.SetDefaults(nil, nil)
 		if err := h.B.SetDefaults([]gentcp.Option{gentcp.Nodelay(true)}, nil); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r1 := conn()
 		r2 := conn(gentcp.Nodelay(false))
 		if err := h.B.SetDefaults([]gentcp.Option{gentcp.Packet(2)}, nil); err != nil { // one bare tuple
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r3 := conn()
 		if err := h.B.SetDefaults([]gentcp.Option{gentcp.Active(false)}, nil); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r4 := conn()
 		return Lst{r1, r2, r3, r4}
@@ -876,7 +708,7 @@ func init() {
 		lis := func(opts ...gentcp.Option) any {
 			s, err := h.P.Listen(0, append([]gentcp.Option{gentcp.IP(serverIP)}, opts...)...)
 			if err != nil {
-				return apiCrash(ErrT(err))
+				return Crashed(ErrT(err))
 			}
 			h.Reg(s, "l")
 			r := RO(s.Getopts("nodelay", "active", "packet"))
@@ -885,16 +717,16 @@ func init() {
 		}
 		defer h.A.SetDefaults(nil, nil)
 		if err := h.A.SetDefaults(nil, []gentcp.Option{gentcp.Nodelay(true)}); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r1 := lis()
 		r2 := lis(gentcp.Nodelay(false))
 		if err := h.A.SetDefaults(nil, []gentcp.Option{gentcp.Packet(2)}); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r3 := lis()
 		if err := h.A.SetDefaults(nil, []gentcp.Option{gentcp.Active(false)}); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		r4 := lis()
 		return Lst{r1, r2, r3, r4}
@@ -903,7 +735,7 @@ func init() {
 	register("default_listen_env_backlog", func(h *H) any {
 		defer h.A.SetDefaults(nil, nil)
 		if err := h.A.SetDefaults(nil, []gentcp.Option{gentcp.Backlog(10)}); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		l1, e1 := h.P.Listen(0, gentcp.IP(serverIP))
 		r1 := h.RS(l1, e1, "l")
@@ -921,49 +753,37 @@ func init() {
 	register("backlog_default", func(h *H) any { return apiBacklog(h, -1) })
 
 	register("backlog_full_then_accept", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		l := h.Listen(gentcp.Backlog(0))
 		p := h.Port(l)
-		c, err := h.PB.Connect(serverIP.String(), p, 1000*apiMS)
+		c, err := h.PB.Connect(serverIP.String(), p, Ms(1000))
 		r1 := h.RS(c, err, "c")
-		t := hs.async(h.B, func(pr *gentcp.Process) any {
-			s, err := pr.Connect(serverIP.String(), p, 4000*apiMS)
+		t := h.AsyncProc(h.B, func(pr *gentcp.Process) any {
+			s, err := pr.Connect(serverIP.String(), p, Ms(4000))
 			return apiSock{s, err}
 		})
 		h.Sl(300)
-		hung := t.doneYet()
-		a, err := h.P.Accept(l, 1000*apiMS)
+		hung := t.DoneYet()
+		a, err := h.P.Accept(l, Ms(1000))
 		r2 := h.RS(a, err, "a")
-		r3 := h.apiRegOK(t.await(), "s")
-		a2, err := h.P.Accept(l, 1000*apiMS)
+		r3 := h.apiRegOK(t.Await(), "s")
+		a2, err := h.P.Accept(l, Ms(1000))
 		r4 := h.RS(a2, err, "a")
 		return Lst{r1, hung, r2, r3, r4}
 	})
 
 	register("accept_caller_becomes_owner", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		l := h.Listen()
-		hp := hs.proc(h.A)
-		acc := make(chan *gentcp.Socket, 1)
-		hs.wg.Add(1)
-		go func() {
-			defer hs.wg.Done()
-			a, err := hp.Accept(l, 2000*apiMS)
+		hp := h.Proc(h.A)
+		t := h.Async(func() any {
+			a, err := hp.Accept(l, Ms(2000))
 			if err != nil {
 				// erl: {ok, A} = ... crashes the helper; nothing is sent.
-				close(acc)
-				return
+				return nil
 			}
-			acc <- a
-		}()
+			return a
+		})
 		h.Connect(l)
-		var a *gentcp.Socket
-		select {
-		case a = <-acc:
-		case <-time.After(5 * time.Second):
-		}
+		a, _ := t.Await().(*gentcp.Socket)
 		if a == nil {
 			return A("scenario_timeout")
 		}
@@ -972,15 +792,13 @@ func init() {
 	})
 
 	register("accept_two_acceptors", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		l := h.Listen()
 		accept := func(p *gentcp.Process) any {
-			a, err := p.Accept(l, 2000*apiMS)
+			a, err := p.Accept(l, Ms(2000))
 			return apiSock{a, err}
 		}
-		t1 := hs.async(h.A, accept)
-		t2 := hs.async(h.A, accept)
+		t1 := h.AsyncProc(h.A, accept)
+		t2 := h.AsyncProc(h.A, accept)
 		h.Sl()
 		h.ConnectAs(l, "c")
 		h.ConnectAs(l, "c")
@@ -994,7 +812,7 @@ func init() {
 			}
 			return A("ok")
 		}
-		e1, e2 := el1(t1.await()), el1(t2.await())
+		e1, e2 := el1(t1.Await()), el1(t2.Await())
 		if e1 == nil || e2 == nil {
 			// element(1, await_timeout) raises badarg.
 			return Tup{A("scenario_crashed"), A("error"), A("badarg")}
@@ -1016,26 +834,22 @@ func init() {
 	// §9 Ownership, controlling_process
 
 	register("owner_exit_closes_socket", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.Active(true)})
-		hp := hs.proc(h.A)
+		hp := h.Proc(h.A)
 		if err := h.P.ControllingProcess(a, hp); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		hp.Exit() // H ! go: it returns normally
 		h.Sl(100)
-		return Lst{h.Msgs(), R(a.Send([]byte("x"))), RO(a.Getopts("active")), RD(a.Recv(0, 100*apiMS)),
+		return Lst{h.Msgs(), R(a.Send([]byte("x"))), RO(a.Getopts("active")), RD(a.Recv(0, Ms(100))),
 			R(a.Close()), R(c.Send([]byte("x")))}
 	})
 
 	register("owner_crash_closes_socket", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, _, a := h.MkPair(nil, []gentcp.Option{gentcp.Active(true)})
-		hp := hs.proc(h.A)
+		hp := h.Proc(h.A)
 		if err := h.P.ControllingProcess(a, hp); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		hp.Exit() // exit(H, kill)
 		h.Sl(100)
@@ -1043,129 +857,111 @@ func init() {
 	})
 
 	register("non_owner_send_close", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, nil)
-		t := hs.async(h.A, func(p *gentcp.Process) any {
+		t := h.AsyncProc(h.A, func(p *gentcp.Process) any {
 			r1 := R(a.Send([]byte("x")))
 			h.Sl()
 			r2 := R(a.Close())
 			return Lst{r1, r2}
 		})
-		return Lst{t.await(), RD(c.Recv(0, 500*apiMS)), RD(c.Recv(0, 500*apiMS))}
+		return Lst{t.Await(), RD(c.Recv(0, Ms(500))), RD(c.Recv(0, Ms(500)))}
 	})
 
 	register("cp_moves_mailbox", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.Active(true)})
 		if err := a.Send([]byte("a")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(1)
+		h.WaitMailbox(1)
 		if err := a.Send([]byte("b")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(2)
-		col := hs.collector()
+		h.WaitMailbox(2)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
 		left := h.Msgs()
 		if err := a.Send([]byte("c")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
 		h.Sl()
-		return Lst{r, left, col.collect(), Get(c, "active")}
+		return Lst{r, left, col.Collect(), Get(c, "active")}
 	})
 
 	register("cp_active_n_preserved", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.ActiveN(5)})
 		if err := a.Send([]byte("a")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(1)
+		h.WaitMailbox(1)
 		if err := a.Send([]byte("b")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(2)
-		col := hs.collector()
+		h.WaitMailbox(2)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
-		return Lst{r, Get(c, "active"), h.Mailbox(), col.collect()}
+		return Lst{r, Get(c, "active"), h.Mailbox(), col.Collect()}
 	})
 
 	register("cp_leaves_tcp_passive", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.ActiveN(1)})
 		if err := a.Send([]byte("a")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(2)
-		col := hs.collector()
+		h.WaitMailbox(2)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
-		return Lst{r, h.Msgs(), col.collect(), Get(c, "active")}
+		return Lst{r, h.Msgs(), col.Collect(), Get(c, "active")}
 	})
 
 	register("cp_leaves_tcp_error", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair([]gentcp.Option{gentcp.LingerOpt(true, 0)},
 			[]gentcp.Option{gentcp.Active(true), gentcp.ShowEconnreset(true), gentcp.ExitOnClose(false)})
 		if err := a.Send([]byte("a")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(1)
+		h.WaitMailbox(1)
 		a.Close()
-		h.apiWaitMailbox(3)
-		col := hs.collector()
+		h.WaitMailbox(3)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
-		return Lst{r, h.Msgs(), col.collect()}
+		return Lst{r, h.Msgs(), col.Collect()}
 	})
 
 	register("cp_after_close_messages_stay", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.Active(true)})
 		if err := a.Send([]byte("ab")); err != nil {
-			return apiCrash(ErrT(err))
+			return Crashed(ErrT(err))
 		}
-		h.apiWaitMailbox(1)
+		h.WaitMailbox(1)
 		a.Close()
-		h.apiWaitMailbox(2)
-		col := hs.collector()
+		h.WaitMailbox(2)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
-		return Lst{r, h.Msgs(), col.collect()}
+		return Lst{r, h.Msgs(), col.Collect()}
 	})
 
 	register("cp_eoc_false_closed_in_mailbox", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.Active(true), gentcp.ExitOnClose(false)})
 		a.Close()
-		h.apiWaitMailbox(1)
-		col := hs.collector()
+		h.WaitMailbox(1)
+		col := h.Collector()
 		r := R(h.PB.ControllingProcess(c, col.p))
 		owner := c.Owner() // erlang:port_info(C, connected)
-		return Lst{r, h.Msgs(), col.collect(), owner.Is(h.P), owner.Is(col.p)}
+		return Lst{r, h.Msgs(), col.Collect(), owner.Is(h.P), owner.Is(col.p)}
 	})
 
 	register("cp_not_owner", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, _ := h.MkPair(nil, nil)
-		h2 := hs.collector()
-		t := hs.async(h.A, func(p *gentcp.Process) any { return R(p.ControllingProcess(c, h2.p)) })
-		return Lst{t.await()}
+		h2 := h.Collector()
+		t := h.AsyncProc(h.A, func(p *gentcp.Process) any { return R(p.ControllingProcess(c, h2.p)) })
+		return Lst{t.Await()}
 	})
 
 	register("cp_not_owner_to_current_owner", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, _ := h.MkPair(nil, nil)
-		t := hs.async(h.A, func(p *gentcp.Process) any { return R(p.ControllingProcess(c, h.P)) })
+		t := h.AsyncProc(h.A, func(p *gentcp.Process) any { return R(p.ControllingProcess(c, h.P)) })
 		owner := c.Owner()
-		return Lst{t.await(), owner.Is(h.P)}
+		return Lst{t.Await(), owner.Is(h.P)}
 	})
 
 	register("cp_dead_pid", func(h *H) any {
@@ -1176,10 +972,8 @@ func init() {
 	})
 
 	register("cp_closed", func(h *H) any {
-		hs := apiNewHelpers(h)
-		defer hs.exitAll()
 		_, c, _ := h.MkPair(nil, nil)
-		col := hs.collector()
+		col := h.Collector()
 		c.Close()
 		return Lst{R(h.PB.ControllingProcess(c, col.p))}
 	})
