@@ -181,25 +181,17 @@ func (r *bulkRunner) close() error {
 // rtt: a 1-byte ping-pong; the server echoes what it reads.
 
 type rttRunner struct {
-	sys     system
-	l       listener
-	client  stream
-	server  stream
+	conn
 	done    chan struct{}
 	samples []time.Duration
 }
 
 func startRTT(sys system) (runner, error) {
-	l, err := sys.listen(0, nil)
+	c, err := openConn(sys, nil)
 	if err != nil {
 		return nil, err
 	}
-	c, s, err := connectPair(l)
-	if err != nil {
-		l.close()
-		return nil, err
-	}
-	r := &rttRunner{sys: sys, l: l, client: c, server: s, done: make(chan struct{})}
+	r := &rttRunner{conn: c, done: make(chan struct{})}
 	go r.echo()
 	return r, nil
 }
@@ -244,7 +236,7 @@ func (r *rttRunner) takeSamples() []time.Duration {
 
 func (r *rttRunner) close() error {
 	r.client.close()
-	<-r.done
+	<-r.done // the echo ends when it reads the client's close
 	r.server.close()
 	r.l.close()
 	r.sys.close()
@@ -376,81 +368,105 @@ func (w *stallWatch) end(err error) error {
 	return err
 }
 
-// framedRunner is the Go baseline: frames written one Write each, read
-// back with a bufio.Reader, as Go code does {packet,4} by hand.
-type framedRunner struct {
-	sys    system
-	l      listener
-	client stream
-	server stream
-	rd     *bufio.Reader
-	frame  []byte
+// conn is a case's one connection and what it runs on, for the
+// workloads of one connection.
+type conn struct {
+	sys            system
+	l              listener
+	client, server stream
 }
 
-func startFramedMsgRate(sys system) (runner, error) {
-	l, err := sys.listen(0, nil)
+// openConn listens on sys with opts and connects one pair.
+func openConn(sys system, opts []gentcp.Option) (conn, error) {
+	l, err := sys.listen(0, opts)
 	if err != nil {
-		return nil, err
+		return conn{}, err
 	}
 	c, s, err := connectPair(l)
 	if err != nil {
 		l.close()
-		return nil, err
+		return conn{}, err
 	}
-	frame := make([]byte, 4+MessageSize)
-	binary.BigEndian.PutUint32(frame, MessageSize)
-	cs := s.(connStream)
-	return &framedRunner{sys: sys, l: l, client: c, server: s, rd: bufio.NewReaderSize(cs.c, Chunk), frame: frame}, nil
+	return conn{sys: sys, l: l, client: c, server: s}, nil
 }
 
-func (r *framedRunner) run(n int) error {
-	watch := watchStall(StallAfter, func() { r.server.close() })
-	return watch.end(r.receive(n, watch))
+// close closes both ends, the listener and the system.
+func (c *conn) close() error {
+	c.client.close()
+	c.server.close()
+	c.l.close()
+	c.sys.close()
+	return nil
 }
 
-func (r *framedRunner) receive(n int, watch *stallWatch) error {
+// runMessages is the message-rate loop: send n messages on a goroutine
+// of its own, take them with receive, under a stall watch whose stop must
+// make a blocked receive fail.
+func runMessages(n int, stop func(), send, receive func() error) error {
+	watch := watchStall(StallAfter, stop)
 	sent := make(chan error, 1)
 	go func() {
 		for range n {
-			if err := r.client.write(r.frame); err != nil {
+			if err := send(); err != nil {
 				sent <- err
 				return
 			}
 		}
 		sent <- nil
 	}()
-	var hdr [4]byte
-	body := make([]byte, MessageSize)
 	for range n {
-		if _, err := io.ReadFull(r.rd, hdr[:]); err != nil {
-			return err
-		}
-		size := binary.BigEndian.Uint32(hdr[:])
-		if int(size) > len(body) {
-			return fmt.Errorf("frame of %d bytes", size)
-		}
-		if _, err := io.ReadFull(r.rd, body[:size]); err != nil {
-			return err
+		if err := receive(); err != nil {
+			return watch.end(err)
 		}
 		watch.received.Add(1)
 	}
-	return <-sent
+	return watch.end(<-sent)
 }
 
-func (r *framedRunner) close() error {
-	r.client.close()
-	r.server.close()
-	r.l.close()
-	r.sys.close()
-	return nil
+// framedRunner is the Go baseline: frames written one Write each, read
+// back with a bufio.Reader, as Go code does {packet,4} by hand.
+type framedRunner struct {
+	conn
+	rd    *bufio.Reader
+	frame []byte
+	hdr   [4]byte
+	body  []byte
+}
+
+func startFramedMsgRate(sys system) (runner, error) {
+	c, err := openConn(sys, nil)
+	if err != nil {
+		return nil, err
+	}
+	frame := make([]byte, 4+MessageSize)
+	binary.BigEndian.PutUint32(frame, MessageSize)
+	cs := c.server.(connStream)
+	return &framedRunner{conn: c, rd: bufio.NewReaderSize(cs.c, Chunk), frame: frame, body: make([]byte, MessageSize)}, nil
+}
+
+func (r *framedRunner) run(n int) error {
+	return runMessages(n, func() { r.server.close() },
+		func() error { return r.client.write(r.frame) }, r.receive)
+}
+
+// receive reads one frame.
+func (r *framedRunner) receive() error {
+	if _, err := io.ReadFull(r.rd, r.hdr[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(r.hdr[:])
+	if int(size) > len(r.body) {
+		return fmt.Errorf("frame of %d bytes", size)
+	}
+	_, err := io.ReadFull(r.rd, r.body[:size])
+	return err
 }
 
 // gentcpMsgRunner is the gen_tcp way: {packet,4} on both sockets, the
 // receiver a process of its own in {active,once} (Setopts, then
 // Process.Receive) or passive (Recv) mode.
 type gentcpMsgRunner struct {
-	sys    *gentcpSystem
-	l      listener
+	conn
 	sender *gentcp.Socket
 	recv   *gentcp.Socket
 	rp     *gentcp.Process
@@ -462,16 +478,11 @@ func startGentcpMsgRate(sys *gentcpSystem, mode string) (runner, error) {
 	if mode != Passive && mode != ActiveOnce {
 		return nil, fmt.Errorf("bench: msgrate mode %q (want passive or once)", mode)
 	}
-	l, err := sys.listen(0, []gentcp.Option{gentcp.Packet(4)})
+	c, err := openConn(sys, []gentcp.Option{gentcp.Packet(4)})
 	if err != nil {
 		return nil, err
 	}
-	c, s, err := connectPair(l)
-	if err != nil {
-		l.close()
-		return nil, err
-	}
-	r := &gentcpMsgRunner{sys: sys, l: l, sender: c.(gentcpStream).s, recv: s.(gentcpStream).s,
+	r := &gentcpMsgRunner{conn: c, sender: c.client.(gentcpStream).s, recv: c.server.(gentcpStream).s,
 		rp: sys.server.NewProcess(), once: mode == ActiveOnce, msg: make([]byte, MessageSize)}
 	if err := sys.sp.ControllingProcess(r.recv, r.rp); err != nil {
 		r.close()
@@ -483,53 +494,35 @@ func startGentcpMsgRate(sys *gentcpSystem, mode string) (runner, error) {
 func (r *gentcpMsgRunner) run(n int) error {
 	// The receiving process's exit closes its socket and ends a Receive
 	// or Recv blocked on it.
-	watch := watchStall(StallAfter, r.rp.Exit)
-	return watch.end(r.receive(n, watch))
+	return runMessages(n, r.rp.Exit, func() error { return r.sender.Send(r.msg) }, r.receive)
 }
 
-func (r *gentcpMsgRunner) receive(n int, watch *stallWatch) error {
-	sent := make(chan error, 1)
-	go func() {
-		for range n {
-			if err := r.sender.Send(r.msg); err != nil {
-				sent <- err
-				return
-			}
+// receive takes one message, in the runner's mode.
+func (r *gentcpMsgRunner) receive() error {
+	if r.once {
+		if err := r.recv.Setopts(gentcp.ActiveOnce); err != nil {
+			return err
 		}
-		sent <- nil
-	}()
-	for range n {
-		if r.once {
-			if err := r.recv.Setopts(gentcp.ActiveOnce); err != nil {
-				return err
-			}
-			m, err := r.rp.Receive(gentcp.Infinity)
-			if err != nil {
-				return err
-			}
-			if d, ok := m.(gentcp.TCP); !ok || len(d.Data.Bytes) != MessageSize {
-				return fmt.Errorf("unexpected message %v", m)
-			}
-			watch.received.Add(1)
-			continue
-		}
-		d, err := r.recv.Recv(0, gentcp.Infinity)
+		m, err := r.rp.Receive(gentcp.Infinity)
 		if err != nil {
 			return err
 		}
-		if len(d.Bytes) != MessageSize {
-			return fmt.Errorf("message of %d bytes", len(d.Bytes))
+		if d, ok := m.(gentcp.TCP); !ok || len(d.Data.Bytes) != MessageSize {
+			return fmt.Errorf("unexpected message %v", m)
 		}
-		watch.received.Add(1)
+		return nil
 	}
-	return <-sent
+	d, err := r.recv.Recv(0, gentcp.Infinity)
+	if err != nil {
+		return err
+	}
+	if len(d.Bytes) != MessageSize {
+		return fmt.Errorf("message of %d bytes", len(d.Bytes))
+	}
+	return nil
 }
 
 func (r *gentcpMsgRunner) close() error {
-	r.sender.Close()
-	r.recv.Close()
 	r.rp.Exit()
-	r.l.close()
-	r.sys.close()
-	return nil
+	return r.conn.close()
 }
