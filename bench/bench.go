@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/link/tap"
+	"github.com/usertcp/usertcp/stack"
 )
 
 // The measurements.
@@ -90,6 +92,22 @@ type Case struct {
 	// Link is "" for the memlink (and the kernel's loopback), TAP for a
 	// stack on a TAP device with the kernel on the other side.
 	Link string `json:"link,omitempty"`
+	// Stacks, if not nil, replaces the settings of the two memlink stacks
+	// of a Gentcp or Gonet case, for a benchmark that measures the
+	// settings themselves (stack's BenchmarkTCPSettings). It is in
+	// neither Name nor the results: such a benchmark names its cases.
+	Stacks *Stacks `json:"-"`
+}
+
+// Stacks are the settings of a case's two stacks and the memlink between
+// them. Without them a case runs on tcpOptions and a clean memlink with
+// checksum offload.
+type Stacks struct {
+	// TCP is both stacks' TCP settings.
+	TCP stack.TCPOptions
+	// Link is the memlink's options (latency, loss, a seed, ...); its MTU
+	// is the case's.
+	Link memlink.Options
 }
 
 // Name is the case as a benchmark name, e.g.
@@ -178,6 +196,9 @@ func (c Case) check() error {
 	}
 	if c.Link == TAP && (c.MTU < 576 || c.MTU > tap.MaxMTU) {
 		return fmt.Errorf("bench: %s: MTU %d outside 576..%d", c.Name(), c.MTU, tap.MaxMTU)
+	}
+	if c.Stacks != nil && (!c.onMemlink() || (c.System != Gentcp && c.System != Gonet)) {
+		return fmt.Errorf("bench: %s: stack settings apply to gentcp and gonet on a memlink only", c.Name())
 	}
 	if c.Link != "" && c.Link != TAP {
 		return fmt.Errorf("bench: %s: unknown link %q", c.Name(), c.Link)

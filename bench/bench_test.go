@@ -13,6 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/usertcp/usertcp/bench"
+	"github.com/usertcp/usertcp/link/memlink"
+	"github.com/usertcp/usertcp/stack"
 )
 
 // TestEveryCaseRuns sets up every case, runs a few operations and checks
@@ -109,12 +111,37 @@ func TestMeasureForADuration(t *testing.T) {
 	assert.NotEmpty(t, samples)
 }
 
+// TestCaseStacks: a case's Stacks reach its stacks and memlink: 5 ms of
+// latency each way makes no round trip shorter than 10 ms (the suite's
+// clean memlink takes microseconds), and the bulk loop runs on settings
+// other than the suite's.
+func TestCaseStacks(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	slow := &bench.Stacks{Link: memlink.Options{ChecksumOffload: true, Latency: 5 * time.Millisecond}}
+	for _, sys := range []string{bench.Gentcp, bench.Gonet} {
+		s, err := bench.Start(bench.Case{Measurement: bench.RoundTrip, System: sys, MTU: 1500, Stacks: slow})
+		require.NoError(t, err)
+		require.NoError(t, s.Run(5))
+		for _, d := range s.Samples() {
+			assert.GreaterOrEqual(t, d, 10*time.Millisecond, sys)
+		}
+		require.NoError(t, s.Close())
+	}
+	s, err := bench.Start(bench.Case{Measurement: bench.Bulk, System: bench.Gonet, MTU: 1500, Conns: 1, Dir: bench.Up,
+		Stacks: &bench.Stacks{TCP: stack.TCPOptions{CongestionControl: "cubic"}, Link: memlink.Options{Loss: 0.01, Seed: 1}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(16))
+	require.NoError(t, s.Close())
+}
+
 func TestBadCases(t *testing.T) {
 	for _, c := range []bench.Case{
 		{Measurement: "nope", System: bench.Gentcp, MTU: 1500},
 		{Measurement: bench.Bulk, System: bench.Gentcp, MTU: 100, Dir: bench.Up},
 		{Measurement: bench.Bulk, System: bench.Gentcp, MTU: 1500, Dir: "sideways"},
 		{Measurement: bench.Bulk, System: "nope", MTU: 1500, Dir: bench.Up},
+		{Measurement: bench.Bulk, System: bench.Kernel, Dir: bench.Up, Stacks: &bench.Stacks{}},
+		{Measurement: bench.LinkBulk, System: bench.Pipe, MTU: 1500, Stacks: &bench.Stacks{}},
 	} {
 		_, err := bench.Start(c)
 		assert.Error(t, err, c.Name())

@@ -30,7 +30,9 @@
 // netstack's and Go's default), so all systems send the same segments.
 //
 // The two memlink stacks use netstack's defaults with 8 MiB buffer maxima,
-// checksum offload and a 1 s TIME_WAIT; gentcp and gonet share them. The
+// checksum offload and a 1 s TIME_WAIT; gentcp and gonet share them. A
+// case's Stacks replaces those settings and the memlink's options, for a
+// benchmark of the settings themselves (stack's BenchmarkTCPSettings). The
 // OTP side is otp/bench.escript, embedded and run through escript; it talks
 // to 127.0.0.1 only.
 //

@@ -70,15 +70,21 @@ type pair struct {
 }
 
 // newPair builds the stacks on a memlink, or on gVisor's pipe link for the
-// link comparison. Both links skip checksums.
-func newPair(link string, mtu int) (*pair, error) {
+// link comparison. Both links skip checksums. st, if not nil, replaces the
+// stacks' TCP settings and the memlink's options.
+func newPair(link string, mtu int, st *Stacks) (*pair, error) {
+	tcp, lo := tcpOptions(), memlink.Options{ChecksumOffload: true}
+	if st != nil {
+		tcp, lo = st.TCP, st.Link
+	}
+	lo.MTU = uint32(mtu)
 	var la, lb netstack.LinkEndpoint
 	switch link {
 	case Pipe:
 		pa, pb := pipe.New("", "", uint32(mtu))
 		la, lb = offloadPipe{pa}, offloadPipe{pb}
 	default:
-		ma, mb, err := memlink.New(memlink.Options{MTU: uint32(mtu), ChecksumOffload: true})
+		ma, mb, err := memlink.New(lo)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +93,7 @@ func newPair(link string, mtu int) (*pair, error) {
 	mk := func(l netstack.LinkEndpoint, a netip.Addr) (*stack.Stack, error) {
 		return stack.New(stack.Options{
 			NICs: []stack.NIC{{Name: "eth0", Link: l, Addresses: []netip.Prefix{netip.PrefixFrom(a, 24)}}},
-			TCP:  tcpOptions(),
+			TCP:  tcp,
 		})
 	}
 	p := &pair{}
@@ -127,7 +133,7 @@ func newSystem(c Case) (system, error) {
 	}
 	switch c.System {
 	case Gentcp:
-		p, err := newPair(Memlink, c.MTU)
+		p, err := newPair(Memlink, c.MTU, c.Stacks)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +146,7 @@ func newSystem(c Case) (system, error) {
 		if c.System == Pipe {
 			link = Pipe
 		}
-		p, err := newPair(link, c.MTU)
+		p, err := newPair(link, c.MTU, c.Stacks)
 		if err != nil {
 			return nil, err
 		}

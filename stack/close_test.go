@@ -1,10 +1,15 @@
 package stack_test
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 
 	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
@@ -86,4 +91,34 @@ func TestCloseWaitsForTheLink(t *testing.T) {
 			t.Fatalf("round %d: %d frames captured after both stacks closed", i, n)
 		}
 	}
+}
+
+// connectGonet connects B to A over gonet: c is B's end, s is A's.
+func connectGonet(tb testing.TB, p *testutil.Pair) (c, s net.Conn) {
+	tb.Helper()
+	const port = 5001
+	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: port}, ipv4.ProtocolNumber)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	c, err = gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: port}, ipv4.ProtocolNumber)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, ok := <-accepted
+	if !ok {
+		c.Close()
+		tb.Fatal("accept failed")
+	}
+	return c, s
 }
