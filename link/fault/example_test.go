@@ -51,7 +51,7 @@ func Example() {
 	// on the wire: "hello"
 	// on the wire: "again"
 	// on the wire: "again"
-	// {Frames:3 Bytes:20 Dropped:1 Duplicated:2 Corrupted:0}
+	// {Frames:3 Bytes:20 Dropped:1 Partitioned:1 Duplicated:2 Corrupted:0}
 }
 
 // ExampleEndpoint_SetConfig turns loss on and off while traffic flows; the

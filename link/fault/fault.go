@@ -85,6 +85,10 @@ type Counters struct {
 	// Dropped is the number of frames dropped, by Loss or by a partition.
 	Dropped uint64
 
+	// Partitioned is the number of the Dropped frames a partition
+	// dropped.
+	Partitioned uint64
+
 	// Duplicated is the number of frames sent twice.
 	Duplicated uint64
 
@@ -185,9 +189,11 @@ func (e *Endpoint) Counters() Counters {
 
 // decision is the fate of one frame.
 type decision struct {
-	drop      bool
-	duplicate bool
-	corrupt   bool
+	drop bool
+	// partitioned: dropped by a partition rather than by Loss.
+	partitioned bool
+	duplicate   bool
+	corrupt     bool
 	// bit is the index of the bit to flip, counted from the first bit of
 	// the frame; meaningful only if corrupt.
 	bit int
@@ -212,6 +218,7 @@ func (e *Endpoint) decideLocked(size int) decision {
 	var d decision
 	if e.partitioned || uLoss < e.cfg.Loss {
 		d.drop = true
+		d.partitioned = e.partitioned
 		return d
 	}
 	d.duplicate = uDup < e.cfg.Duplicate
@@ -249,6 +256,9 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 		switch {
 		case d.drop:
 			e.counters.Dropped++
+			if d.partitioned {
+				e.counters.Partitioned++
+			}
 			continue
 		case d.duplicate:
 			e.counters.Duplicated++

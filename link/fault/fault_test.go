@@ -207,6 +207,26 @@ func TestPartition_DropsUntilHeal(t *testing.T) {
 	require.Nil(t, terr)
 	assert.Equal(t, in, drain(ch))
 	assert.Equal(t, uint64(3), ep.Counters().Dropped)
+	assert.Equal(t, uint64(3), ep.Counters().Partitioned)
+	checkRefs(t)
+}
+
+// TestPartitioned_CountsOnlyPartitionDrops: frames lost to Loss are
+// Dropped but not Partitioned.
+func TestPartitioned_CountsOnlyPartitionDrops(t *testing.T) {
+	ch := channel.New(64, mtu, "")
+	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 1})
+	require.NoError(t, err)
+	_, terr := write(ep, frames(6, 4)...)
+	require.Nil(t, terr)
+	ep.Partition()
+	_, terr = write(ep, frames(7, 2)...)
+	require.Nil(t, terr)
+	c := ep.Counters()
+	assert.Equal(t, uint64(6), c.Dropped)
+	assert.Equal(t, uint64(2), c.Partitioned)
+	assert.Error(t, fault.Config{Loss: 2}.Validate())
+	assert.NoError(t, fault.Config{Loss: 0.5}.Validate())
 	checkRefs(t)
 }
 

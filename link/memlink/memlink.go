@@ -1,31 +1,24 @@
 package memlink
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
-	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
-
-	"github.com/usertcp/usertcp/link/delay"
-	"github.com/usertcp/usertcp/link/fault"
-	"github.com/usertcp/usertcp/link/pcap"
 )
 
 // MaxMTU is the largest MTU memlink supports, the largest a Linux TAP
 // device takes.
 const MaxMTU = 65520
 
-// DefaultQueueFrames is how many frames a direction holds before the
-// sender waits.
+// DefaultQueueFrames is how many frames a port's inbound queue (a
+// direction of a link) holds before the senders wait.
 const DefaultQueueFrames = 1024
 
-// Options configures a link. The zero value is a clean 1500-byte link.
-// Impairments apply to both directions, each with its own random stream.
+// Options configures a link or a network. The zero value is a clean
+// 1500-byte link. Impairments apply to every ordered pair of ports (both
+// directions of a link), each with its own random stream, until
+// Network.SetFaults and Network.SetDelay change a pair's.
 type Options struct {
 	MTU             uint32
 	Ethernet        bool
@@ -49,9 +42,11 @@ type Options struct {
 	// Clock drives delays and pcap timestamps; nil is the real clock.
 	Clock tcpip.Clock
 
-	// Pcap, if set, receives a capture of every frame on the wire (both
-	// directions, as seen from end A: A's frames before any fault, B's
-	// after).
+	// Pcap, if set, receives a capture. On a network (NewNetwork) it is
+	// every frame as it enters the network, from every port, as its
+	// sender wrote it (before any impairment). On a link (New) it is end
+	// "a"'s capture, as it has always been: both directions as seen from
+	// a, a's frames before any fault, b's after (Port.Capture).
 	Pcap io.Writer
 
 	// NoGRO turns off receive coalescing. By default each end's pump
@@ -61,9 +56,8 @@ type Options struct {
 	// transfers. Like Linux's GRO it stops at a segment with PSH, so
 	// streams of small messages are not merged.
 	// It is on only with ChecksumOffload (a merged packet's IPv4 header
-	// checksum is not recomputed), and off on Ethernet links, with Pcap
-	// (the capture shows the frames that crossed the wire) and in
-	// LockStep mode.
+	// checksum is not recomputed), and off on Ethernet links and in
+	// LockStep mode. Captures record the frames before they are merged.
 	NoGRO bool
 
 	// NoGSO turns off segmentation offload. By default each end tells
@@ -84,234 +78,92 @@ type Options struct {
 	NoGSO bool
 
 	// LockStep makes the link deliver nothing by itself: frames wait on
-	// one queue both directions share, in the order they reached the
-	// wire (after faults and delays), until End.DeliverNext delivers the
-	// oldest. No goroutine of the link runs; a deterministic simulation
+	// one queue the whole network shares, in the order they reached the
+	// wire (after faults and delays), until Network.DeliverNext (or
+	// End.DeliverNext) delivers the oldest. No goroutine of the link runs; a deterministic simulation
 	// (package sim) decides what happens when. Nothing bounds the queue
 	// or the delay line (QueueFrames does not apply), because nobody could
 	// drain them while a sender waited.
 	LockStep bool
 }
 
-// Frame is a frame End.DeliverNext delivered.
+// Frame is a frame DeliverNext delivered.
 type Frame struct {
-	// From is the end that sent it, "a" or "b".
+	// From is the port that sent it ("a" or "b" on a link).
 	From string
+	// To is the port it was delivered to.
+	To string
 	// Bytes is a copy of the frame as it crossed the wire (with its
 	// Ethernet header on an Ethernet link).
 	Bytes []byte
 }
 
-// End is one end of the link: attach it to a stack as a NIC's link. It
-// impairs the frames it sends (the direction away from it).
-type End struct {
-	netstack.LinkEndpoint
-	name  string
-	wire  *wireEnd
-	fault *fault.Endpoint
-	delay *delay.Endpoint
-	gso   bool
-	// whole: segments larger than the MTU cross the wire whole (host
-	// GSO) instead of being cut by netstack (gVisor GSO).
-	whole bool
-}
-
-// Counters is what one direction has done.
+// Counters is what a pair of ports, a port or a network has done.
 type Counters struct {
-	// Sent frames and bytes: what the stack wrote.
+	// Sent frames and bytes: what the stacks wrote (a duplicated frame
+	// counts its copy in Bytes, as link/fault does).
 	Frames, Bytes uint64
-	// Delivered frames and bytes: what crossed the wire to the peer.
+	// Delivered frames and bytes: what crossed the wire to a receiver.
 	Delivered, DeliveredBytes                 uint64
 	Dropped, Duplicated, Corrupted, Reordered uint64
+	// Cut is the number of the Dropped frames a partition or cut dropped.
+	Cut uint64
+	// OutOfOrder is the number of frames that left a delay line after a
+	// frame sent after them (Reorder, or JitterReorders).
+	OutOfOrder uint64
+	// Unroutable is the number of frames no port owned (see Network).
+	// They are not in Frames: they never reached a pair.
+	Unroutable uint64
 }
 
-// New builds a link and returns its two ends.
+func (c *Counters) add(o Counters) {
+	c.Frames += o.Frames
+	c.Bytes += o.Bytes
+	c.Delivered += o.Delivered
+	c.DeliveredBytes += o.DeliveredBytes
+	c.Dropped += o.Dropped
+	c.Duplicated += o.Duplicated
+	c.Corrupted += o.Corrupted
+	c.Reordered += o.Reordered
+	c.Cut += o.Cut
+	c.OutOfOrder += o.OutOfOrder
+	c.Unroutable += o.Unroutable
+}
+
+// End is one end of a link: a Port of a two-port network.
+type End = Port
+
+// New builds a link, a network of two ports named "a" and "b" without
+// addresses (every frame of one reaches the other), and returns its two
+// ends. Options.Pcap captures at end a. Each direction keeps the seed a
+// link has always given it (Seed*2+1 from a, Seed*2+2 from b), so that a
+// seed recorded before networks existed replays the same run.
 func New(opts Options) (a, b *End, err error) {
-	if opts.MTU == 0 {
-		opts.MTU = 1500
-	}
-	if opts.MTU < 576 && opts.MTU != 0 || opts.MTU > MaxMTU {
-		return nil, nil, fmt.Errorf("memlink: MTU %d outside 576..%d", opts.MTU, MaxMTU)
-	}
-	if opts.ChecksumOffload && opts.Corrupt > 0 {
-		return nil, nil, errors.New("memlink: Corrupt needs checksums: turn ChecksumOffload off")
-	}
-	if opts.QueueFrames <= 0 {
-		opts.QueueFrames = DefaultQueueFrames
-	}
-	if opts.Clock == nil {
-		opts.Clock = tcpip.NewStdClock()
-	}
-	var caps netstack.LinkEndpointCapabilities
-	if opts.ChecksumOffload {
-		caps |= netstack.CapabilityRXChecksumOffload | netstack.CapabilityTXChecksumOffload
-	}
-	wireMTU := opts.MTU
-	if opts.Ethernet {
-		wireMTU += 14 // the Ethernet wrapper subtracts its header
-	}
-	// GRO works on IP packets, so not under an Ethernet header, and it
-	// would show a capture merged packets that never crossed the wire.
-	// It needs ChecksumOffload too: a merged packet keeps the first
-	// packet's IPv4 header checksum, which only a stack that trusts the
-	// link's checksums accepts.
-	groOn := !opts.NoGRO && opts.ChecksumOffload && !opts.Ethernet && opts.Pcap == nil
-	wa, wb := newWire(wireMTU, caps, opts.QueueFrames, "\x02\x00\x00\x00\x00\x01", "\x02\x00\x00\x00\x00\x02", groOn)
-	if opts.LockStep {
-		wa.ls = &lockstep{}
-		wb.ls = wa.ls
-	}
-	if a, err = newEnd("a", wa, opts, opts.Seed*2+1, true); err != nil {
+	capture := opts.Pcap
+	n, err := newNetwork(opts, capture != nil)
+	if err != nil {
 		return nil, nil, err
 	}
-	if b, err = newEnd("b", wb, opts, opts.Seed*2+2, false); err != nil {
+	named := n.pairSeed
+	n.pairSeed = func(k pairKey, gen int) uint64 {
+		switch {
+		case gen == 0 && k == pairKey{"a", "b"}:
+			return opts.Seed*2 + 1
+		case gen == 0 && k == pairKey{"b", "a"}:
+			return opts.Seed*2 + 2
+		}
+		return named(k, gen)
+	}
+	if a, err = n.AddPort("a"); err != nil {
 		return nil, nil, err
+	}
+	if b, err = n.AddPort("b"); err != nil {
+		return nil, nil, err
+	}
+	if capture != nil {
+		if err := a.Capture(capture); err != nil {
+			return nil, nil, err
+		}
 	}
 	return a, b, nil
 }
-
-func newEnd(name string, w *wireEnd, opts Options, seed uint64, capture bool) (*End, error) {
-	dc := delay.Config{
-		Seed: seed, Clock: opts.Clock, Latency: opts.Latency, Jitter: opts.Jitter,
-		JitterReorders: opts.JitterReorders, Reorder: opts.Reorder, Rate: opts.Rate,
-	}
-	if opts.LockStep {
-		dc.QueueFrames = math.MaxInt32
-	}
-	d, err := delay.New(w, dc)
-	if err != nil {
-		return nil, fmt.Errorf("memlink: %w", err)
-	}
-	f, err := fault.New(d, fault.Config{Seed: seed, Loss: opts.Loss, Duplicate: opts.Duplicate, Corrupt: opts.Corrupt})
-	if err != nil {
-		return nil, fmt.Errorf("memlink: %w", err)
-	}
-	var top netstack.LinkEndpoint = f
-	if capture && opts.Pcap != nil {
-		lt := pcap.LinkTypeRaw
-		if opts.Ethernet {
-			// The Ethernet wrapper sits above the capture, so the capture
-			// cannot infer the link type from what it wraps.
-			lt = pcap.LinkTypeEthernet
-		}
-		p, err := pcap.New(top, opts.Pcap, pcap.Options{Clock: opts.Clock, LinkType: lt})
-		if err != nil {
-			return nil, fmt.Errorf("memlink: %w", err)
-		}
-		top = p
-	}
-	if opts.Ethernet {
-		top = ethernet.New(top)
-	}
-	impaired := opts.Loss > 0 || opts.Duplicate > 0 || opts.Corrupt > 0 || opts.Reorder > 0 ||
-		opts.Latency > 0 || opts.Jitter > 0 || opts.Rate > 0
-	whole := !opts.NoGSO && opts.ChecksumOffload && !impaired && opts.Pcap == nil && !opts.LockStep
-	return &End{LinkEndpoint: top, name: name, wire: w, fault: f, delay: d, gso: !opts.NoGSO, whole: whole}, nil
-}
-
-// Partition drops every frame this end sends until Heal.
-func (e *End) Partition() { e.fault.Partition() }
-
-// Heal ends a Partition.
-func (e *End) Heal() { e.fault.Heal() }
-
-// SetFaults changes loss, duplication and corruption of this end's
-// direction at run time (the seed stream carries on).
-func (e *End) SetFaults(c fault.Config) error { return e.fault.SetConfig(c) }
-
-// SetDelay changes latency, jitter, reordering and rate of this end's
-// direction at run time.
-func (e *End) SetDelay(c delay.Config) error { return e.delay.SetConfig(c) }
-
-// Hold stops delivery of the frames this end sends: they wait on the wire,
-// in order, until Release (a stalled direction; Partition loses them
-// instead). On a link that is not lock-step, a held direction fills its
-// queue and then makes the sender wait.
-func (e *End) Hold() { e.wire.out.setHeld(true) }
-
-// Release ends a Hold; the frames held are delivered first, in order.
-func (e *End) Release() { e.wire.out.setHeld(false) }
-
-// DeliverNext delivers the oldest frame waiting on a lock-step link, in
-// either direction, skipping held directions: the receiving stack
-// processes it in the caller's goroutine. Either end may be used. ok is
-// false if no frame can be delivered now, or if the link is not
-// lock-step.
-func (e *End) DeliverNext() (f Frame, ok bool) {
-	if e.wire.ls == nil {
-		return Frame{}, false
-	}
-	from, b, ok := e.wire.ls.deliverNext()
-	if !ok {
-		return Frame{}, false
-	}
-	name := e.name
-	if from != e.wire {
-		name = e.peerName()
-	}
-	return Frame{From: name, Bytes: b}, true
-}
-
-// Waiting returns how many frames wait on a lock-step link, held ones
-// included (0 if the link is not lock-step).
-func (e *End) Waiting() int {
-	if e.wire.ls == nil {
-		return 0
-	}
-	return e.wire.ls.len()
-}
-
-func (e *End) peerName() string {
-	if e.name == "a" {
-		return "b"
-	}
-	return "a"
-}
-
-// Counters returns what this end's direction has done.
-func (e *End) Counters() Counters {
-	fc := e.fault.Counters()
-	dc := e.delay.Counters()
-	return Counters{
-		Frames: fc.Frames, Bytes: fc.Bytes,
-		Delivered: e.wire.out.frameCount.Load(), DeliveredBytes: e.wire.out.byteCount.Load(),
-		Dropped: fc.Dropped, Duplicated: fc.Duplicated, Corrupted: fc.Corrupted,
-		Reordered: dc.Reordered,
-	}
-}
-
-// Name is "a" or "b".
-func (e *End) Name() string { return e.name }
-
-// GSOMaxSize implements netstack.GSOEndpoint: the largest segment TCP
-// hands down before cutting it into frames.
-func (e *End) GSOMaxSize() uint32 {
-	switch {
-	case !e.gso:
-		return 0
-	case e.whole:
-		return hostGSOMaxSize
-	}
-	return netstack.GVisorGSOMaxSize
-}
-
-// hostGSOMaxSize keeps a whole segment within IPv4's 16-bit total length:
-// netstack sends at most GSOMaxSize less 61 bytes of payload, and the TCP
-// and IPv4 headers may take 60 bytes each.
-const hostGSOMaxSize = 1<<16 - 1 - 60
-
-// SupportedGSO implements netstack.GSOEndpoint. netstack asks it when a
-// connection picks its route, so NoGSO applies to every connection.
-func (e *End) SupportedGSO() netstack.SupportedGSO {
-	switch {
-	case !e.gso:
-		return netstack.GSONotSupported
-	case e.whole:
-		return netstack.HostGSOSupported
-	}
-	return netstack.GVisorGSOSupported
-}
-
-// WholeSegments reports whether segments larger than the MTU cross this
-// link whole (see Options.NoGSO).
-func (e *End) WholeSegments() bool { return e.whole }

@@ -38,12 +38,23 @@ var nextPort atomic.Uint32
 // once the transfer is under way.
 func transfer(t *testing.T, p *testutil.Pair, v6 bool, n int, during func()) (sent, got [32]byte) {
 	t.Helper()
-	proto, addr := ipv4.ProtocolNumber, testutil.AddrA4
+	addr := testutil.AddrA4
 	if v6 {
-		proto, addr = ipv6.ProtocolNumber, testutil.AddrA6
+		addr = testutil.AddrA6
+	}
+	return transferBetween(t, p.B, p.A, addr, n, during)
+}
+
+// transferBetween moves n seeded random bytes from src to the stack dst at
+// addr, as transfer does.
+func transferBetween(t *testing.T, src, dst *stack.Stack, addr netip.Addr, n int, during func()) (sent, got [32]byte) {
+	t.Helper()
+	proto := ipv4.ProtocolNumber
+	if addr.Is6() {
+		proto = ipv6.ProtocolNumber
 	}
 	port := uint16(5000 + nextPort.Add(1))
-	l, err := gonet.ListenTCP(p.A.Netstack(), tcpip.FullAddress{Port: port}, proto)
+	l, err := gonet.ListenTCP(dst.Netstack(), tcpip.FullAddress{Port: port}, proto)
 	require.NoError(t, err)
 	defer l.Close()
 	recvd := make(chan [32]byte, 1)
@@ -64,7 +75,7 @@ func transfer(t *testing.T, p *testutil.Pair, v6 bool, n int, during func()) (se
 		copy(s[:], h.Sum(nil))
 		recvd <- s
 	}()
-	c, err := gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: port}, proto)
+	c, err := gonet.DialTCP(src.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: port}, proto)
 	require.NoError(t, err)
 	h := sha256.New()
 	var seed [32]byte

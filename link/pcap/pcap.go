@@ -1,11 +1,9 @@
 package pcap
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -80,25 +78,7 @@ type Options struct {
 // written whole, one Write call each, in the order the frames arrive.
 type Endpoint struct {
 	nested.Endpoint
-
-	clock    tcpip.Clock
-	snapLen  uint32
-	linkType LinkType
-
-	mu sync.Mutex
-
-	// +checklocks:mu
-	w io.Writer
-
-	// err is the first error w returned; once set, recording stops.
-	//
-	// +checklocks:mu
-	err error
-
-	// buf is reused for each record.
-	//
-	// +checklocks:mu
-	buf []byte
+	rec *Writer
 }
 
 var _ stack.LinkEndpoint = (*Endpoint)(nil)
@@ -113,41 +93,17 @@ func New(lower stack.LinkEndpoint, w io.Writer, opts Options) (*Endpoint, error)
 	if lower == nil {
 		return nil, errors.New("pcap: nil lower endpoint")
 	}
-	if w == nil {
-		return nil, errors.New("pcap: nil writer")
-	}
-	e := &Endpoint{
-		clock:    opts.Clock,
-		snapLen:  opts.SnapLen,
-		linkType: opts.LinkType,
-		w:        w,
-	}
-	if e.clock == nil {
-		e.clock = tcpip.NewStdClock()
-	}
-	if e.snapLen == 0 {
-		e.snapLen = DefaultSnapLen
-	}
-	if e.linkType == 0 {
-		e.linkType = LinkTypeRaw
+	if opts.LinkType == 0 {
+		opts.LinkType = LinkTypeRaw
 		if lower.ARPHardwareType() == header.ARPHardwareEther {
-			e.linkType = LinkTypeEthernet
+			opts.LinkType = LinkTypeEthernet
 		}
 	}
-
-	var h [fileHeaderLen]byte
-	le := binary.LittleEndian
-	le.PutUint32(h[0:], magicNanos)
-	le.PutUint16(h[4:], versionMajor)
-	le.PutUint16(h[6:], versionMinor)
-	// thiszone and sigfigs stay zero: timestamps are UTC, as the format
-	// recommends.
-	le.PutUint32(h[16:], e.snapLen)
-	le.PutUint32(h[20:], uint32(e.linkType))
-	if _, err := w.Write(h[:]); err != nil {
-		return nil, fmt.Errorf("pcap: writing file header: %w", err)
+	rec, err := NewWriter(w, opts)
+	if err != nil {
+		return nil, err
 	}
-
+	e := &Endpoint{rec: rec}
 	// lower delivers to e, so that DeliverNetworkPacket below sees
 	// inbound frames before the stack does.
 	e.Endpoint.Init(lower, e)
@@ -156,23 +112,21 @@ func New(lower stack.LinkEndpoint, w io.Writer, opts Options) (*Endpoint, error)
 
 // LinkType returns the link type written in the file header.
 func (e *Endpoint) LinkType() LinkType {
-	return e.linkType
+	return e.rec.LinkType()
 }
 
 // Err returns the first error the writer returned, or nil. After an error
 // the Endpoint stops recording but keeps passing frames, so a full disk
 // does not cut the network.
 func (e *Endpoint) Err() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
+	return e.rec.Err()
 }
 
 // WritePackets implements stack.LinkEndpoint. It records each frame, then
 // passes pkts to the lower endpoint and returns its result.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
-		e.record(pkt)
+		e.rec.Record(pkt)
 	}
 	return e.Endpoint.WritePackets(pkts)
 }
@@ -181,49 +135,6 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 // endpoint calls it for each inbound frame; it records the frame, then
 // passes it up. It records first because the stack may modify pkt.
 func (e *Endpoint) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
-	e.record(pkt)
+	e.rec.Record(pkt)
 	e.Endpoint.DeliverNetworkPacket(protocol, pkt)
-}
-
-// record appends one record for pkt to the file. It reads pkt's bytes and
-// neither keeps nor releases a reference.
-func (e *Endpoint) record(pkt *stack.PacketBuffer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.err != nil {
-		return
-	}
-	// Timestamp under the lock, so that timestamps never go backwards
-	// in the file.
-	ts := e.clock.Now()
-
-	// A virtio-net header is a host interface detail, not part of the
-	// frame on the wire.
-	skip := len(pkt.VirtioNetHeader().Slice())
-	origLen := pkt.Size() - skip
-	capLen := min(origLen, int(e.snapLen))
-
-	b := e.buf[:0]
-	b = binary.LittleEndian.AppendUint32(b, uint32(ts.Unix()))
-	b = binary.LittleEndian.AppendUint32(b, uint32(ts.Nanosecond()))
-	b = binary.LittleEndian.AppendUint32(b, uint32(capLen))
-	b = binary.LittleEndian.AppendUint32(b, uint32(origLen))
-	want := capLen
-	for _, s := range pkt.AsSlices() {
-		if skip > 0 {
-			n := min(skip, len(s))
-			s, skip = s[n:], skip-n
-		}
-		n := min(want, len(s))
-		b = append(b, s[:n]...)
-		want -= n
-		if want == 0 {
-			break
-		}
-	}
-	e.buf = b
-
-	if _, err := e.w.Write(b); err != nil {
-		e.err = fmt.Errorf("pcap: writing record: %w", err)
-	}
 }
