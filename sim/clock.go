@@ -69,9 +69,6 @@ func (c *Clock) afterFunc(v *hostClock, d time.Duration, f func()) tcpip.Timer {
 }
 
 func (c *Clock) armLocked(t *timer, d time.Duration) {
-	if t.view != nil && t.view.stopped {
-		return // its host crashed: the timer never fires
-	}
 	t.when = c.now + max(d, 0)
 	t.seq = c.seq
 	c.seq++
@@ -137,14 +134,10 @@ func (c *Clock) AdvanceTo(t time.Duration) {
 
 // hostClock is one host's view of the Clock: the same time, but every
 // timer armed through it is tagged with the host, so that the simulation
-// knows which stack a timer touches (and settles only that one), and
-// stopping the view disarms them all at once (a crash).
+// knows which stack a timer touches and settles only that one.
 type hostClock struct {
 	*Clock
 	host int
-	// stopped: the host crashed; its timers are disarmed and none arms
-	// again. Guarded by Clock.mu.
-	stopped bool
 }
 
 var _ tcpip.Clock = (*hostClock)(nil)
@@ -154,26 +147,6 @@ func (c *Clock) view(host int) *hostClock { return &hostClock{Clock: c, host: ho
 // AfterFunc implements tcpip.Clock, tagging the timer with the host.
 func (v *hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
 	return v.Clock.afterFunc(v, d, f)
-}
-
-// stop disarms every timer of the view, for good.
-func (v *hostClock) stop() {
-	c := v.Clock
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v.stopped = true
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		if t.view == v {
-			t.index = -1
-		} else {
-			t.index = len(keep)
-			keep = append(keep, t)
-		}
-	}
-	clear(c.timers[len(keep):])
-	c.timers = keep
-	heap.Init(&c.timers)
 }
 
 // timer is one AfterFunc. index is its place in the heap, -1 when it is

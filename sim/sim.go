@@ -8,13 +8,12 @@ import (
 	"hash"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/usertcp/usertcp/gentcp"
-	"github.com/usertcp/usertcp/link/delay"
-	"github.com/usertcp/usertcp/link/fault"
 	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/stack"
 )
@@ -53,21 +52,30 @@ var (
 	ErrNotScheduled = errors.New("sim: a gentcp call would block outside a simulated process")
 )
 
-// Options describes a simulation: two stacks, A and B, joined by one
-// memlink. The zero value is stacks "a" (10.0.0.1/24) and "b"
-// (10.0.0.2/24) on a clean link with MinLatency, seed 0.
+// Options describes a simulation: hosts on one in-memory network. The
+// zero value is two hosts, "a" (10.0.0.1/24) and "b" (10.0.0.2/24), on
+// a clean link with MinLatency, seed 0.
 type Options struct {
-	// Seed determines every random choice: the link's faults and delays,
-	// and each stack's ports, sequence numbers and hash seeds.
+	// Seed determines every random choice: the network's faults and
+	// delays, and each stack's ports, sequence numbers and hash seeds.
 	Seed uint64
 
-	// A and B describe the stacks.
+	// Hosts are the hosts of the network, in order; Sim.A and Sim.B are
+	// the first two. Without Hosts there are two, A and B.
+	Hosts []Host
+
+	// A and B describe the two hosts when Hosts is empty (a memlink
+	// link, memlink.New, with the seeds two-host runs always had). Set
+	// either Hosts or A and B.
 	A, B Host
 
-	// Link is the link between them, with its impairments. The
-	// simulation sets Seed (from Options.Seed), Clock and LockStep, and
-	// raises Latency to at least MinLatency; Pcap, if set, captures on
-	// the virtual clock (timestamps from Epoch).
+	// Link is the network, with the impairments of every ordered pair of
+	// hosts (Partition, SetFaults, SetDelay and the others change them
+	// per pair). The simulation sets Seed (from Options.Seed), Clock and
+	// LockStep, and raises Latency to at least MinLatency; Pcap, if set,
+	// captures on the virtual clock (timestamps from Epoch): with A and
+	// B, as end A sees the link; with Hosts, every frame entering the
+	// network.
 	Link memlink.Options
 
 	// Limit is the virtual time after which Run stops with ErrTimeLimit;
@@ -80,48 +88,27 @@ type Options struct {
 	StallTimeout time.Duration
 }
 
-// Dir names directions of the link.
-type Dir int
-
-// The directions: the frames A sends to B, those B sends to A, or both.
-const (
-	AtoB Dir = 1 << iota
-	BtoA
-	Both = AtoB | BtoA
-)
-
-// String returns "a→b", "b→a" or "both".
-func (d Dir) String() string {
-	switch d {
-	case AtoB:
-		return "a→b"
-	case BtoA:
-		return "b→a"
-	case Both:
-		return "both"
-	}
-	return fmt.Sprintf("Dir(%d)", int(d))
-}
-
-// Sim is one simulation run: two stacks, the link between them, one
-// virtual clock and a scheduler that runs one thing at a time — a process
-// until it blocks in a gentcp call, one frame delivery, or one timer. When
+// Sim is one simulation run: hosts on an in-memory network, one virtual
+// clock and a scheduler that runs one thing at a time — a process until
+// it blocks in a gentcp call, one frame delivery, or one timer. When
 // nothing can run, the clock jumps to the next timer.
 //
-// Build it with New, start processes with Go (or Node.Spawn on A or B),
-// schedule network events with At, then call Run once. Methods other than
-// Run may be called from processes and events; none is safe to call from
-// another goroutine while Run runs.
+// Build it with New, start processes with Go, Daemon or Node.Spawn,
+// schedule network events and crashes with At, then call Run once.
+// Methods other than Run may be called from processes and events; none
+// is safe to call from another goroutine while Run runs.
 type Sim struct {
-	opts  Options
-	clock *Clock
-	ends  [2]*memlink.End
-	hosts []*host
-	sched *scheduler
-
-	// The impairments in force per direction, for SetLoss and SetLatency.
-	faults [2]fault.Config
-	delays [2]delay.Config
+	opts   Options
+	clock  *Clock
+	net    *memlink.Network
+	hosts  []*host
+	byName map[string]*host
+	nodes  map[*gentcp.Node]*host // the nodes of every boot
+	// byPort finds the host of a frame's port.
+	byPort map[string]*host
+	table  map[string][]netip.Addr // every host's name and addresses
+	sched  *scheduler
+	links  linkState
 
 	mu      sync.Mutex
 	misused int // calls that failed with ErrNotScheduled; guarded by mu
@@ -145,9 +132,12 @@ const (
 	phaseDone
 )
 
-// New builds the stacks and the link. Nothing runs until Run.
+// New builds the hosts and the network, and starts each host's Start
+// process. Nothing runs until Run.
 func New(opts Options) (*Sim, error) {
-	s := &Sim{opts: opts, clock: NewClock(), trace: sha256.New()}
+	s := &Sim{opts: opts, clock: NewClock(), trace: sha256.New(),
+		byName: map[string]*host{}, nodes: map[*gentcp.Node]*host{}, byPort: map[string]*host{},
+		table: map[string][]netip.Addr{}}
 	if s.opts.Limit <= 0 {
 		s.opts.Limit = DefaultLimit
 	}
@@ -166,47 +156,74 @@ func New(opts Options) (*Sim, error) {
 	lo.Clock = s.clock
 	lo.LockStep = true
 	lo.Latency = max(lo.Latency, MinLatency)
-	a, b, err := memlink.New(lo)
-	if err != nil {
-		return nil, fmt.Errorf("sim: %w", err)
-	}
-	s.ends = [2]*memlink.End{a, b}
-	for i := range s.faults {
-		s.faults[i] = fault.Config{Loss: lo.Loss, Duplicate: lo.Duplicate, Corrupt: lo.Corrupt}
-		s.delays[i] = delay.Config{Latency: lo.Latency, Jitter: lo.Jitter, JitterReorders: lo.JitterReorders, Reorder: lo.Reorder, Rate: lo.Rate}
-	}
-	specs := []Host{opts.A, opts.B}
-	defaults := []struct{ name, addr string }{{"a", "10.0.0.1/24"}, {"b", "10.0.0.2/24"}}
-	table := map[string][]netip.Addr{}
-	for i := range specs {
-		if specs[i].Name == "" {
-			specs[i].Name = defaults[i].name
+	s.links = newLinkState(lo)
+
+	specs := opts.Hosts
+	twoHosts := len(specs) == 0
+	if twoHosts {
+		specs = []Host{opts.A, opts.B}
+		for i, d := range []struct{ name, addr string }{{"a", "10.0.0.1/24"}, {"b", "10.0.0.2/24"}} {
+			if specs[i].Name == "" {
+				specs[i].Name = d.name
+			}
+			if len(specs[i].Addresses) == 0 {
+				specs[i].Addresses = []netip.Prefix{netip.MustParsePrefix(d.addr)}
+			}
 		}
-		if len(specs[i].Addresses) == 0 {
-			specs[i].Addresses = []netip.Prefix{netip.MustParsePrefix(defaults[i].addr)}
+	} else {
+		if !isZero(opts.A) || !isZero(opts.B) {
+			return nil, errors.New("sim: set Options.Hosts or Options.A and B, not both")
 		}
-		for _, p := range specs[i].Addresses {
-			table[specs[i].Name] = append(table[specs[i].Name], p.Addr())
+		specs = slices.Clone(specs)
+		for i := range specs {
+			if specs[i].Name == "" {
+				specs[i].Name = fmt.Sprintf("n%d", i+1)
+			}
+			if len(specs[i].Addresses) == 0 {
+				specs[i].Addresses = []netip.Prefix{defaultAddress(i)}
+			}
 		}
-	}
-	if specs[0].Name == specs[1].Name {
-		a.Close()
-		b.Close()
-		return nil, fmt.Errorf("sim: both stacks are named %q", specs[0].Name)
 	}
 	for i, sp := range specs {
-		h := &host{index: i, name: sp.Name, spec: sp, link: s.ends[i]}
+		if _, dup := s.byName[sp.Name]; dup {
+			return nil, fmt.Errorf("sim: two hosts are named %q", sp.Name)
+		}
+		h := &host{index: i, name: sp.Name, spec: sp, portName: sp.Name}
+		if twoHosts {
+			h.portName = []string{"a", "b"}[i]
+		}
 		s.hosts = append(s.hosts, h)
-		if err := s.boot(h, table); err != nil {
-			for _, h := range s.hosts[:i] {
-				h.stack.Close()
-			}
-			a.Close()
-			b.Close()
+		s.byName[h.name] = h
+		s.byPort[h.portName] = h
+		s.table[h.name] = h.addrs()
+	}
+
+	if twoHosts {
+		a, b, err := memlink.New(lo)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		s.hosts[0].port, s.hosts[1].port = a, b
+		s.net = a.Network()
+	} else {
+		n, err := memlink.NewNetwork(lo)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		s.net = n
+	}
+	for _, h := range s.hosts {
+		if err := s.boot(h); err != nil {
+			s.closeStacks()
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// isZero reports whether h is the zero Host.
+func isZero(h Host) bool {
+	return h.Name == "" && len(h.Addresses) == 0 && h.TCP == (stack.TCPOptions{}) && h.Start == nil
 }
 
 // splitmix derives independent seeds from one (SplitMix64).
@@ -217,17 +234,23 @@ func splitmix(seed, i uint64) uint64 {
 	return z ^ z>>31
 }
 
-// A returns the gen_tcp node of stack A.
+// A returns the gen_tcp node of the first host (A).
 func (s *Sim) A() *gentcp.Node { return s.hosts[0].node }
 
-// B returns the gen_tcp node of stack B.
+// B returns the gen_tcp node of the second host (B).
 func (s *Sim) B() *gentcp.Node { return s.hosts[1].node }
 
-// Stacks returns stacks A and B.
+// Stacks returns the stacks of A and B.
 func (s *Sim) Stacks() (a, b *stack.Stack) { return s.hosts[0].stack, s.hosts[1].stack }
 
-// Link returns the two ends of the link, for their counters.
-func (s *Sim) Link() (a, b *memlink.End) { return s.ends[0], s.ends[1] }
+// Link returns the ports of A and B, for their counters (what each
+// sent); Network has every pair's.
+func (s *Sim) Link() (a, b *memlink.End) { return s.hosts[0].port, s.hosts[1].port }
+
+// Network returns the network, for its counters (Network.Counters per
+// pair of port names: the hosts' names, or "a" and "b" with Options.A
+// and B).
+func (s *Sim) Network() *memlink.Network { return s.net }
 
 // Clock returns the virtual clock every stack, timeout and capture reads.
 func (s *Sim) Clock() *Clock { return s.clock }
@@ -237,46 +260,6 @@ func (s *Sim) Now() time.Duration { return s.clock.Elapsed() }
 
 // Seed returns the simulation's seed.
 func (s *Sim) Seed() uint64 { return s.opts.Seed }
-
-// Go starts f as a new process on node n, as n.Spawn does, and records
-// a non-nil error it returns as a failure of the run. Run waits for it
-// to return.
-func (s *Sim) Go(n *gentcp.Node, f func(p *gentcp.Process) error) *gentcp.Process {
-	return s.spawn(n, awaitedMode, f)
-}
-
-// Daemon starts f as a new process on node n, as Go does, but the run
-// does not wait for it: a server that accepts forever. Run ends when
-// every process started with Go has returned, and then stops the
-// daemons (they exit: their sockets close). The processes a daemon
-// spawns with Node.Spawn are daemons too (a server's handlers), and so
-// are those a host's start function spawns; Node.Spawn from anywhere
-// else starts a process the run waits for, as Go does. An error a daemon
-// returns while the run goes on is a failure of the run.
-func (s *Sim) Daemon(n *gentcp.Node, f func(p *gentcp.Process) error) *gentcp.Process {
-	return s.spawn(n, daemonMode, f)
-}
-
-func (s *Sim) spawn(n *gentcp.Node, mode spawnMode, f func(p *gentcp.Process) error) *gentcp.Process {
-	h := s.hostOf(n)
-	prev := s.sched.setMode(mode)
-	defer s.sched.setMode(prev)
-	return n.Spawn(func(p *gentcp.Process) {
-		if err := f(p); err != nil {
-			s.fail(&ProcessError{Process: h.name + " " + p.String(), At: s.Now(), Err: err})
-		}
-	})
-}
-
-// hostOf returns the host whose node n is.
-func (s *Sim) hostOf(n *gentcp.Node) *host {
-	for _, h := range s.hosts {
-		if h.node == n {
-			return h
-		}
-	}
-	panic("sim: the node is not one of this simulation's")
-}
 
 // ProcessError is a process that returned an error or panicked.
 type ProcessError struct {
@@ -315,9 +298,9 @@ func (s *Sim) taskPanicked(t *task, v any, site string, stack []byte) {
 
 // At runs f at virtual time t (since the start; a time already past means
 // as soon as possible), on the scheduler's goroutine between two steps. f
-// may change the network (Partition, Hold, SetLoss, ...), start
-// processes and make gentcp calls that do not block; a call that would
-// block fails with ErrNotScheduled.
+// may change the network (Partition, Hold, SetLoss, ...), crash and
+// restart hosts, start processes and make gentcp calls that do not
+// block; a call that would block fails with ErrNotScheduled.
 func (s *Sim) At(t time.Duration, f func()) {
 	s.clock.AfterFunc(t-s.clock.Elapsed(), func() {
 		defer func() {
@@ -328,105 +311,6 @@ func (s *Sim) At(t time.Duration, f func()) {
 		}()
 		f()
 	})
-}
-
-// dirEnds returns the indexes of the ends whose direction d covers: an
-// end impairs the frames it sends.
-func (s *Sim) dirEnds(d Dir) []int {
-	var out []int
-	if d&AtoB != 0 {
-		out = append(out, 0)
-	}
-	if d&BtoA != 0 {
-		out = append(out, 1)
-	}
-	return out
-}
-
-// Partition drops every frame sent in direction d until Heal.
-func (s *Sim) Partition(d Dir) {
-	for _, i := range s.dirEnds(d) {
-		s.ends[i].Partition()
-	}
-}
-
-// Heal ends a Partition of direction d.
-func (s *Sim) Heal(d Dir) {
-	for _, i := range s.dirEnds(d) {
-		s.ends[i].Heal()
-	}
-}
-
-// Hold keeps the frames of direction d on the wire, in order, until
-// Release: a stalled direction that loses nothing.
-func (s *Sim) Hold(d Dir) {
-	for _, i := range s.dirEnds(d) {
-		s.ends[i].Hold()
-	}
-}
-
-// Release delivers the frames Hold kept, in order, and lets later ones
-// through.
-func (s *Sim) Release(d Dir) {
-	for _, i := range s.dirEnds(d) {
-		s.ends[i].Release()
-	}
-}
-
-// SetLoss sets the loss probability of direction d.
-func (s *Sim) SetLoss(d Dir, p float64) error {
-	for _, i := range s.dirEnds(d) {
-		c := s.faults[i]
-		c.Loss = p
-		if err := s.SetFaults(dirOf(i), c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SetLatency sets the one-way latency of direction d (at least
-// MinLatency); frames already on their way keep theirs.
-func (s *Sim) SetLatency(d Dir, latency time.Duration) error {
-	for _, i := range s.dirEnds(d) {
-		c := s.delays[i]
-		c.Latency = latency
-		if err := s.SetDelay(dirOf(i), c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SetFaults replaces loss, duplication and corruption of direction d.
-func (s *Sim) SetFaults(d Dir, c fault.Config) error {
-	for _, i := range s.dirEnds(d) {
-		if err := s.ends[i].SetFaults(c); err != nil {
-			return err
-		}
-		s.faults[i] = c
-	}
-	return nil
-}
-
-// SetDelay replaces latency (at least MinLatency), jitter, reordering and
-// rate of direction d.
-func (s *Sim) SetDelay(d Dir, c delay.Config) error {
-	c.Latency = max(c.Latency, MinLatency)
-	for _, i := range s.dirEnds(d) {
-		if err := s.ends[i].SetDelay(c); err != nil {
-			return err
-		}
-		s.delays[i] = c
-	}
-	return nil
-}
-
-func dirOf(end int) Dir {
-	if end == 0 {
-		return AtoB
-	}
-	return BtoA
 }
 
 // Result is what a run did.
@@ -510,14 +394,11 @@ func (s *Sim) loop() error {
 		if s.sched.awaited() == 0 {
 			return nil
 		}
-		if f, ok := s.ends[0].DeliverNext(); ok {
+		if f, ok := s.net.DeliverNext(); ok {
 			s.steps++
-			from, to := s.hosts[0], s.hosts[1]
-			if f.From == "b" {
-				from, to = to, from
-			}
+			to := s.byPort[f.To]
 			s.touch(to)
-			s.record(from, to, f.Bytes)
+			s.record(s.byPort[f.From], to, f.Bytes)
 			continue
 		}
 		if h, ok := s.clock.fireDue(); ok {
@@ -530,7 +411,7 @@ func (s *Sim) loop() error {
 		next, ok := s.clock.Next()
 		if !ok {
 			held := ""
-			if n := s.ends[0].Waiting(); n > 0 {
+			if n := s.net.Waiting(); n > 0 {
 				held = fmt.Sprintf(" (%d frames held)", n)
 			}
 			return fmt.Errorf("%w at %v: nothing can wake %s%s", ErrDeadlock, s.Now(),
@@ -580,7 +461,7 @@ func (s *Sim) settleAll() {
 	s.barrier()
 }
 
-// closeStacks closes every running stack.
+// closeStacks closes every running stack, then the network.
 func (s *Sim) closeStacks() {
 	for _, h := range s.hosts {
 		if h.up {
@@ -588,6 +469,7 @@ func (s *Sim) closeStacks() {
 			h.stack.Close()
 		}
 	}
+	s.net.Close()
 }
 
 func (s *Sim) result() *Result {
