@@ -44,11 +44,13 @@ type device struct {
 
 	// vnetHdr: every frame, both ways, comes after a virtio-net header
 	// (vnet.go). finishRX: frames whose checksum the kernel left to the
-	// stack get it finished here, so that netstack verifies every frame
-	// as usual; with checksum offload netstack trusts them and this is
-	// skipped.
+	// stack get it finished here; verifyRX: the other frames the kernel
+	// did not mark as checked are verified here (rxcheck.go), and netstack
+	// is told it need not. With ChecksumOffload netstack trusts every
+	// frame and both are skipped.
 	vnetHdr  bool
 	finishRX bool
+	verifyRX bool
 
 	// dispatcher is read by the reader for every frame.
 	dispatcher atomic.Pointer[dispatcherBox]
@@ -68,6 +70,7 @@ type device struct {
 	onClose func()
 
 	rxFrames, rxBytes, rxErrors atomic.Uint64
+	rxBadChecksums              atomic.Uint64
 	txFrames, txBytes, txErrors atomic.Uint64
 	readErr                     atomic.Pointer[error]
 }
@@ -92,8 +95,11 @@ func newDevice(fd int, name string, frameMTU uint32, mac tcpip.LinkAddress, caps
 		f.Close()
 		return nil, err
 	}
-	d := &device{file: f, raw: raw, caps: caps, vnetHdr: vnetHdr,
-		finishRX: vnetHdr && caps&netstack.CapabilityRXChecksumOffload == 0}
+	d := &device{file: f, raw: raw, caps: caps, vnetHdr: vnetHdr}
+	if vnetHdr && caps&netstack.CapabilityRXChecksumOffload == 0 {
+		d.finishRX, d.verifyRX = true, true
+		d.caps |= netstack.CapabilityRXChecksumOffload
+	}
 	d.mtu.Store(frameMTU)
 	d.addr.Store(mac)
 	return d, nil
@@ -172,9 +178,13 @@ func (d *device) read() {
 			d.mu.Unlock()
 			return
 		}
-		frame, ok := d.unwrap(buf[:n])
-		if !ok {
+		frame, verdict := d.unwrap(buf[:n])
+		switch verdict {
+		case frameRunt:
 			d.rxErrors.Add(1)
+			continue
+		case frameBadChecksum:
+			d.rxBadChecksums.Add(1)
 			continue
 		}
 		d.rxFrames.Add(1)
@@ -189,22 +199,46 @@ func (d *device) read() {
 	}
 }
 
+// What unwrap found in a read.
+const (
+	frameOK          = iota
+	frameRunt        // too short, or a virtio-net header pointing outside its frame
+	frameBadChecksum // a checksum the link verifies is wrong
+)
+
 // unwrap returns the Ethernet frame in what one read returned: after its
 // virtio-net header, if frames have one, with a checksum the kernel left
-// to the stack finished. It reports false for a runt or a header that
-// points outside its frame.
-func (d *device) unwrap(b []byte) ([]byte, bool) {
-	if d.vnetHdr {
-		if len(b) < vnetHdrSize {
-			return nil, false
-		}
-		h := decodeVnetHdr(b)
-		b = b[vnetHdrSize:]
-		if d.finishRX && h.flags&vnetNeedsCsum != 0 && !finishChecksum(b, h.csumStart, h.csumOffset) {
-			return nil, false
-		}
+// to the stack finished, and with the checksums of an unmarked frame
+// verified when the link does that for netstack (verifyRX).
+func (d *device) unwrap(b []byte) ([]byte, int) {
+	if !d.vnetHdr {
+		return b, runtUnless(len(b) >= header.EthernetMinimumSize)
 	}
-	return b, len(b) >= header.EthernetMinimumSize
+	if len(b) < vnetHdrSize {
+		return nil, frameRunt
+	}
+	h := decodeVnetHdr(b)
+	b = b[vnetHdrSize:]
+	if len(b) < header.EthernetMinimumSize {
+		return nil, frameRunt
+	}
+	switch {
+	case h.flags&vnetNeedsCsum != 0:
+		if d.finishRX && !finishChecksum(b, h.csumStart, h.csumOffset) {
+			return nil, frameRunt
+		}
+	case h.flags&vnetDataValid != 0:
+	case d.verifyRX && !checksumsValid(b):
+		return nil, frameBadChecksum
+	}
+	return b, frameOK
+}
+
+func runtUnless(ok bool) int {
+	if ok {
+		return frameOK
+	}
+	return frameRunt
 }
 
 // WritePackets implements netstack.LinkWriter: one write(2) per frame, the

@@ -27,10 +27,14 @@
 // segments of up to 64 KiB with the checksum left to it (gVisor's host
 // GSO) and the kernel cuts them by the MSS, and TUNSETOFFLOAD lets the
 // kernel hand the stack segments as large. A bulk transfer then costs one
-// system call per 64 KiB whatever the MTU. Checksums the kernel left
-// undone are finished in the device, so netstack verifies every frame
-// unless ChecksumOffload; captures show the large segments, as tcpdump
-// does on a Linux host with TSO. NoOffload turns all of this off.
+// system call per 64 KiB whatever the MTU. Each received frame is
+// checksummed once, in the device: the checksums the kernel left undone
+// are finished there, the frames it neither left nor marked as checked are
+// verified there (Counters.BadChecksums), and netstack, told the link
+// checks, checks none again (unless ChecksumOffload, which checks
+// nothing); captures show the large segments, as tcpdump does on a Linux
+// host with TSO. NoOffload turns all of this off, and netstack checks
+// every frame.
 //
 // Every knob:
 //

@@ -17,6 +17,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/usertcp/usertcp/link/fault"
 	"github.com/usertcp/usertcp/link/pcap"
@@ -30,7 +31,8 @@ import (
 // netstack hands the kernel 64 KiB segments and the kernel hands the stack
 // the same; with NoOffload no frame above the MTU. Either way the bytes
 // arrive intact, which needs the checksums the kernel left to the stack
-// to be finished right (netstack verifies them unless ChecksumOffload).
+// to be finished right (the link verifies what the kernel did not vouch
+// for, unless ChecksumOffload).
 func TestOffload(t *testing.T) {
 	const mtu = 1500
 	for _, c := range []struct {
@@ -49,6 +51,11 @@ func TestOffload(t *testing.T) {
 				}
 				if send, _ := ep.Offload(); send == c.noOffload {
 					t.Errorf("Offload() send = %v with NoOffload %v", send, c.noOffload)
+				}
+				// With offload the link checks received checksums itself
+				// (rxcheck.go), so netstack is told not to check them again.
+				if claimed := ep.Capabilities()&netstack.CapabilityRXChecksumOffload != 0; claimed != (!c.noOffload || c.checksumOffload) {
+					t.Errorf("RX checksum offload claimed to netstack: %v, want %v", claimed, !c.noOffload || c.checksumOffload)
 				}
 				st := newStack(t, ep)
 				peer, proto := taptest.Kernel4, ipv4.ProtocolNumber
@@ -126,6 +133,9 @@ func TestOffload(t *testing.T) {
 					}
 				}
 				t.Logf("%d IP frames, %d sent and %d received above the MTU; counters %+v", frames, bigOut, bigIn, ep.Counters())
+				if n := ep.Counters().BadChecksums; n != 0 {
+					t.Errorf("%d of the kernel's frames refused for their checksums", n)
+				}
 				if c.noOffload && bigOut+bigIn > 0 {
 					t.Errorf("NoOffload: %d frames sent and %d received above the %d-byte MTU", bigOut, bigIn, mtu)
 				}

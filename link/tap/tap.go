@@ -80,7 +80,11 @@ type Options struct {
 	// costs a system call per 64 KiB rather than per MTU. Without it,
 	// every frame is at most the MTU and carries its checksums. A stack
 	// sending with Corrupt set never leaves its checksums to the kernel
-	// (it would sum over the corrupted bytes and hide them).
+	// (it would sum over the corrupted bytes and hide them). With offload,
+	// a received frame is checksummed once: the link finishes the ones
+	// the kernel left to it and checks the ones it neither left nor
+	// marked as checked (Counters.BadChecksums), and netstack checks none
+	// again; without it, netstack checks every frame.
 	NoOffload bool
 
 	// Impairments of the frames the stack sends, as in link/memlink
@@ -147,6 +151,11 @@ type Counters struct {
 	// Received and ReceivedBytes came from the kernel; Runts were too
 	// short to be Ethernet frames and were dropped.
 	Received, ReceivedBytes, Runts uint64
+	// BadChecksums were received with a wrong IPv4, TCP or UDP checksum
+	// and dropped by the link, which checks them for netstack when
+	// segmentation offload is on (frames the kernel made itself it need
+	// not check; see ChecksumOffload).
+	BadChecksums uint64
 }
 
 // OpenFD opens the device opts names as New does (Name, Netns; a device
@@ -364,5 +373,6 @@ func (e *Endpoint) Counters() Counters {
 		Dropped: fc.Dropped, Duplicated: fc.Duplicated, Corrupted: fc.Corrupted, Reordered: dc.Reordered,
 		Written: d.txFrames.Load(), WrittenBytes: d.txBytes.Load(), WriteErrors: d.txErrors.Load(),
 		Received: d.rxFrames.Load(), ReceivedBytes: d.rxBytes.Load(), Runts: d.rxErrors.Load(),
+		BadChecksums: d.rxBadChecksums.Load(),
 	}
 }

@@ -119,33 +119,35 @@ func TestVnetHdrFor(t *testing.T) {
 func TestUnwrap(t *testing.T) {
 	frame, src, dst := tcpFrame([]byte("hello"))
 	hdr := vnetHdr{flags: vnetNeedsCsum, csumStart: 34, csumOffset: 16}
-	wrap := func(h vnetHdr, f []byte) []byte {
-		b := make([]byte, vnetHdrSize+len(f))
-		h.encode(b)
-		copy(b[vnetHdrSize:], f)
-		return b
-	}
-	d := &device{vnetHdr: true, finishRX: true}
-	got, ok := d.unwrap(wrap(hdr, frame))
+	d := &device{vnetHdr: true, finishRX: true, verifyRX: true}
+	got, verdict := d.unwrap(wrapVnet(hdr, frame))
+	ok := verdict == frameOK
 	tcp := header.TCP(got[34:])
 	if !ok || len(got) != len(frame) || !tcp.IsChecksumValid(src, dst, checksum.Checksum([]byte("hello"), 0), 5) {
-		t.Errorf("unwrap with finishing: ok %v, %d bytes, checksum valid %v", ok, len(got), ok && tcp.IsChecksumValid(src, dst, checksum.Checksum([]byte("hello"), 0), 5))
+		t.Errorf("unwrap with finishing: verdict %v, %d bytes, checksum valid %v", verdict, len(got), ok && tcp.IsChecksumValid(src, dst, checksum.Checksum([]byte("hello"), 0), 5))
 	}
 	trusting := &device{vnetHdr: true}
-	if got, ok := trusting.unwrap(wrap(hdr, frame)); !ok || header.TCP(got[34:]).Checksum() != header.TCP(frame[34:]).Checksum() {
-		t.Errorf("unwrap trusting the kernel changed the checksum or refused the frame (ok %v)", ok)
+	if got, verdict := trusting.unwrap(wrapVnet(hdr, frame)); verdict != frameOK || header.TCP(got[34:]).Checksum() != header.TCP(frame[34:]).Checksum() {
+		t.Errorf("unwrap trusting the kernel changed the checksum or refused the frame (verdict %v)", verdict)
 	}
-	if _, ok := d.unwrap(make([]byte, vnetHdrSize-1)); ok {
-		t.Errorf("unwrap accepted a read shorter than the header")
+	if _, verdict := d.unwrap(make([]byte, vnetHdrSize-1)); verdict != frameRunt {
+		t.Errorf("unwrap of a read shorter than the header: verdict %v, want a runt", verdict)
 	}
-	if _, ok := d.unwrap(wrap(vnetHdr{}, make([]byte, 13))); ok {
-		t.Errorf("unwrap accepted a 13-byte frame")
+	if _, verdict := d.unwrap(wrapVnet(vnetHdr{}, make([]byte, 13))); verdict != frameRunt {
+		t.Errorf("unwrap of a 13-byte frame: verdict %v, want a runt", verdict)
 	}
-	if _, ok := d.unwrap(wrap(vnetHdr{flags: vnetNeedsCsum, csumStart: 60, csumOffset: 16}, frame)); ok {
-		t.Errorf("unwrap accepted a checksum offset outside the frame")
+	if _, verdict := d.unwrap(wrapVnet(vnetHdr{flags: vnetNeedsCsum, csumStart: 60, csumOffset: 16}, frame)); verdict != frameRunt {
+		t.Errorf("unwrap of a checksum offset outside the frame: verdict %v, want refused", verdict)
 	}
 	plain := &device{}
-	if got, ok := plain.unwrap(frame); !ok || len(got) != len(frame) {
-		t.Errorf("unwrap without headers: ok %v, %d bytes, want the frame as it is", ok, len(got))
+	if got, verdict := plain.unwrap(frame); verdict != frameOK || len(got) != len(frame) {
+		t.Errorf("unwrap without headers: verdict %v, %d bytes, want the frame as it is", verdict, len(got))
 	}
+}
+
+func wrapVnet(h vnetHdr, f []byte) []byte {
+	b := make([]byte, vnetHdrSize+len(f))
+	h.encode(b)
+	copy(b[vnetHdrSize:], f)
+	return b
 }
