@@ -48,6 +48,9 @@ const (
 	// Append is gentcp's bulk through Socket.RecvAppend: Send/Recv's
 	// semantics, but each read appends to one reused buffer.
 	Append = "append"
+	// Release is gentcp's bulk through Recv, each Data released when it
+	// has been read (Data.Release), so its array is read into again.
+	Release = "release"
 )
 
 // Bulk directions.
@@ -87,7 +90,7 @@ type Case struct {
 	Dir string `json:"dir,omitempty"`
 	// Mode is gentcp's receive mode for msgrate (Passive, ActiveOnce), its
 	// mode for memory (Passive, ActiveTrue) and for bulk ("" for
-	// Send/Recv, Append, NetConn); OTP's for msgrate.
+	// Send/Recv, Release, Append, NetConn); OTP's for msgrate.
 	Mode string `json:"mode,omitempty"`
 	// Link is "" for the memlink (and the kernel's loopback), TAP for a
 	// stack on a TAP device with the kernel on the other side.

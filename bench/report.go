@@ -118,11 +118,11 @@ func (p Plan) Cases() []Case {
 		case Bulk:
 			for _, n := range p.Conns {
 				for _, d := range p.Dirs {
-					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{"", Append, NetConn}, false)
+					add(Case{Measurement: Bulk, Conns: n, Dir: d}, []string{"", Release, Append, NetConn}, false)
 				}
 			}
 			for _, d := range p.Dirs {
-				addTAP(Case{Measurement: Bulk, Conns: 1, Dir: d}, []string{"", Append, NetConn})
+				addTAP(Case{Measurement: Bulk, Conns: 1, Dir: d}, []string{"", Release, Append, NetConn})
 			}
 		case RoundTrip, ConnRate:
 			add(Case{Measurement: m}, []string{""}, false)

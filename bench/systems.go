@@ -138,8 +138,7 @@ func newSystem(c Case) (system, error) {
 			return nil, err
 		}
 		g := newGentcpSystem(p)
-		g.netConn = c.Mode == NetConn
-		g.append = c.Mode == Append
+		g.mode = c.Mode
 		return g, nil
 	case Gonet, Memlink, Pipe:
 		link := Memlink
@@ -165,10 +164,9 @@ type gentcpSystem struct {
 	p              *pair
 	server, client *gentcp.Node
 	sp, cp         *gentcp.Process // own the listen and connecting sockets
-	// netConn makes streams gentcp's net.Conn adapter (NetConn mode).
-	netConn bool
-	// append makes streams read with RecvAppend (Append mode).
-	append bool
+	// mode is how streams read: Recv (""), Append, Release, or through
+	// the net.Conn adapter (NetConn).
+	mode string
 }
 
 func newGentcpSystem(p *pair) *gentcpSystem {
@@ -229,14 +227,15 @@ func (l *gentcpListener) dial() (stream, error) {
 // stream is the socket as a benchmark stream: the gen_tcp calls, or the
 // net.Conn adapter over the same socket in NetConn mode.
 func (s *gentcpSystem) stream(sock *gentcp.Socket, owner *gentcp.Process) (stream, error) {
-	return gentcpStreamOf(sock, owner, s.netConn, s.append)
+	return gentcpStreamOf(sock, owner, s.mode)
 }
 
-// gentcpStreamOf is sock as a benchmark stream: read with Recv, with
-// RecvAppend (appendMode) or through the net.Conn adapter (netConn).
-func gentcpStreamOf(sock *gentcp.Socket, owner *gentcp.Process, netConn, appendMode bool) (stream, error) {
-	if !netConn {
-		return gentcpStream{s: sock, append: appendMode}, nil
+// gentcpStreamOf is sock as a benchmark stream that reads as mode says:
+// Recv (""), RecvAppend (Append), Recv and Release (Release), or through
+// the net.Conn adapter (NetConn).
+func gentcpStreamOf(sock *gentcp.Socket, owner *gentcp.Process, mode string) (stream, error) {
+	if mode != NetConn {
+		return gentcpStream{s: sock, mode: mode}, nil
 	}
 	c, err := gentcp.NewConn(owner, sock)
 	if err != nil {
@@ -249,8 +248,8 @@ func gentcpStreamOf(sock *gentcp.Socket, owner *gentcp.Process, netConn, appendM
 func (l *gentcpListener) close() error { return l.l.Close() }
 
 type gentcpStream struct {
-	s      *gentcp.Socket
-	append bool // read with RecvAppend into the caller's buffer
+	s    *gentcp.Socket
+	mode string // "", Append or Release
 }
 
 func (g gentcpStream) write(b []byte) error { return g.s.Send(b) }
@@ -258,13 +257,16 @@ func (g gentcpStream) write(b []byte) error { return g.s.Send(b) }
 func (g gentcpStream) read(buf []byte) (int, error) {
 	var n int
 	var err error
-	if g.append {
+	if g.mode == Append {
 		buf, err = g.s.RecvAppend(buf[:0], 0, gentcp.Infinity)
 		n = len(buf)
 	} else {
 		var d gentcp.Data
 		d, err = g.s.Recv(0, gentcp.Infinity)
 		n = len(d.Bytes)
+		if g.mode == Release {
+			d.Release()
+		}
 	}
 	if errors.Is(err, gentcp.Closed) {
 		return 0, io.EOF

@@ -69,10 +69,9 @@ type tapSystem struct {
 	fd     int // fdbased's descriptor, -1 for link/tap
 	system string
 	// gentcp's node and the process that owns the connecting sockets.
-	node    *gentcp.Node
-	proc    *gentcp.Process
-	netConn bool
-	append  bool
+	node *gentcp.Node
+	proc *gentcp.Process
+	mode string // how gentcp's streams read (gentcpStreamOf)
 }
 
 func newTapSystem(c Case) (_ system, err error) {
@@ -111,7 +110,7 @@ func newTapSystem(c Case) (_ system, err error) {
 	if c.System == Gentcp {
 		s.node = gentcp.NewNode(s.st)
 		s.proc = s.node.NewProcess()
-		s.netConn, s.append = c.Mode == NetConn, c.Mode == Append
+		s.mode = c.Mode
 	}
 	return s, nil
 }
@@ -215,7 +214,7 @@ func (l *tapListener) dial() (stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gentcpStreamOf(sock, l.s.proc, l.s.netConn, l.s.append)
+	return gentcpStreamOf(sock, l.s.proc, l.s.mode)
 }
 
 func (l *tapListener) close() error {

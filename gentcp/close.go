@@ -42,7 +42,8 @@ func (s *Socket) closeHandleLocked() {
 	}
 	// A closed handle receives nothing more: release the receive buffer
 	// (the user may keep the handle around for a long time).
-	s.rbuf, s.rbase = nil, nil
+	s.rchunk.release()
+	s.rbuf, s.rbase, s.rchunk = nil, nil, nil
 	if s.owner != nil {
 		s.owner.disown(s)
 	}

@@ -18,6 +18,8 @@ type Data struct {
 	Bytes  []byte
 	List   bool
 	Header int
+
+	chunk *chunk // the pooled array Bytes is part of, or nil (chunk.go)
 }
 
 // String prints the data in Erlang syntax: "abc", <<"abc">>, <<1,2>>, or

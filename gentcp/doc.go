@@ -76,11 +76,13 @@
 // Go's interfaces: Node.Dial, Node.DialContext and Node.Listen give
 // net.Conn (with CloseWrite and CloseRead) and net.Listener over the same
 // sockets, so net/http runs over the stack; NewConn wraps a socket made
-// with the gen_tcp calls. Recv returns a fresh binary each time, as
-// Erlang does, which costs an allocation per read; RecvAppend (the same
-// call appending to the caller's buffer) and Conn.Read copy netstack's
-// bytes straight into a buffer the caller reuses, the faster path for
-// bulk transfers.
+// with the gen_tcp calls. Recv returns a binary that is the caller's, as
+// Erlang does, which costs an allocation per read unless the caller gives
+// it back with Data.Release when done (as Erlang's driver reuses the
+// buffer of a sub-binary no one holds); RecvAppend (the same call
+// appending to the caller's buffer) and Conn.Read copy netstack's bytes
+// straight into a buffer the caller reuses. For bulk transfers the three
+// move about as fast; a Recv whose Data is kept moves about half as much.
 //
 // # The semantics OTP has and netstack lacks
 //
@@ -111,6 +113,7 @@
 //	stat.go      Port, Sockname, Peername and Getstat
 //	options.go   every option: parsing, defaults, validation        terms.go  ParseOptions (Erlang syntax)
 //	packet.go    {packet,_} framing over bytes                       data.go   Data
+//	chunk.go     the arrays reads go into, pooled, and Data.Release
 //	errors.go    every Reason and the netstack error table           wait.go   Scheduler and the one wait
 //	process.go   Node and Process: mailboxes, Spawn, Exit            netconn.go  net.Conn and net.Listener
 //

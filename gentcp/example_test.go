@@ -136,6 +136,41 @@ func ExampleSocket_RecvAppend() {
 	// 17 bytes in one 8 byte buffer
 }
 
+// A bulk reader through Recv releases each Data once it is done with the
+// bytes, so the next read reuses the array instead of allocating one.
+func ExampleData_Release() {
+	server, client, closeAll := twoNodes()
+	defer closeAll()
+	sp := server.NewProcess()
+	defer sp.Exit()
+	l, _ := sp.Listen(5681, gentcp.Binary, gentcp.Active(false), gentcp.Buffer(64<<10))
+	cp := client.NewProcess()
+	defer cp.Exit()
+	c, _ := cp.Connect("10.0.0.1", 5681, 5*time.Second)
+	s, _ := sp.Accept(l, 5*time.Second)
+	go func() {
+		for range 64 {
+			c.Send(make([]byte, 16<<10))
+		}
+		c.Close()
+	}()
+
+	total := 0
+	for {
+		d, err := s.Recv(0, 5*time.Second)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		total += len(d.Bytes) // use the bytes...
+		d.Release()           // ...then neither d nor its bytes again
+	}
+	fmt.Println(total, "bytes")
+	// Output:
+	// closed
+	// 1048576 bytes
+}
+
 // Options can be written in Erlang syntax, as in sys.config.
 func ExampleParseOptions() {
 	opts, err := gentcp.ParseOptions("[binary, {packet, 4}, {active, once}, {ip, {10,0,0,1}}]")

@@ -25,7 +25,8 @@ const maxRecv = 64 << 20
 // `buffer` bytes; Length N waits for exactly N bytes (if the peer closes
 // first, the partial bytes are discarded and the result is closed). In
 // packet modes Length must be 0 and one packet is returned. A timeout
-// loses no data.
+// loses no data. The Data's bytes are the caller's; a caller done with
+// them may Release the Data, so a later read reuses its array.
 //
 // Reasons: timeout, closed, enotconn, econnreset (show_econnreset), einval
 // (an active socket, or Length > 0 in packet mode), ealready (another recv
@@ -400,8 +401,10 @@ func (s *Socket) roomLocked(want int) {
 		// A packet longer than one read: grow geometrically.
 		size = max(need, 2*cap(s.rbase))
 	}
-	nb := make([]byte, len(s.rbuf), size)
-	copy(nb, s.rbuf)
+	nb, c := newReadArray(size)
+	nb = nb[:copy(nb, s.rbuf)]
+	s.rchunk.release()
+	s.rchunk = c
 	s.rbase = nb[:cap(nb)]
 	s.rbuf = nb
 	s.rsize = cap(nb)
@@ -436,7 +439,8 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 	// The packet is handed out without a copy: its bytes are never
 	// reused, as rbase moves past them (or is dropped once rbuf is empty,
 	// which also frees an idle socket's buffer).
-	d := Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary}
+	d := Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary, chunk: s.rchunk}
+	s.rchunk.hold()
 	if s.o.binary && s.o.header > 0 {
 		// [B1,...,BN|Rest]; a packet shorter than N is a plain list
 		// (reference §5 header_*).
@@ -448,7 +452,8 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 	}
 	s.rbuf = s.rbuf[used:]
 	if len(s.rbuf) == 0 && s.rsize > keepIdleRoom {
-		s.rbuf, s.rbase, s.rsize = nil, nil, 0
+		s.rchunk.release()
+		s.rbuf, s.rbase, s.rsize, s.rchunk = nil, nil, 0, nil
 	} else {
 		s.rbase = s.rbuf[:cap(s.rbuf)]
 	}

@@ -52,6 +52,9 @@ type Socket struct {
 	rbuf  []byte
 	rbase []byte // rbuf's backing array, reused so reads do not regrow it
 	rsize int    // the size of the array rbase is the rest of
+	// rchunk is rbase's array if it is pooled: the socket holds it until
+	// it reads into another (chunk.go).
+	rchunk *chunk
 	// rw is the writer netstack reads into, kept here because a local
 	// one escapes to the heap (an allocation per read); it holds no
 	// slice between reads.

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gentcp
+
+const raceEnabled = false
