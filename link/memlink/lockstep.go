@@ -40,6 +40,7 @@ func (l *lockstep) next() (frame, bool) {
 	defer l.mu.Unlock()
 	for i, f := range l.frames {
 		if f.pair.held.Load() {
+			l.frames[i].held = true
 			continue
 		}
 		copy(l.frames[i:], l.frames[i+1:])
@@ -76,8 +77,9 @@ func (l *lockstep) deliverNext() (Frame, bool) {
 	}
 	b := f.buf.Flatten()
 	p := f.pair
-	if p.to.wire.deliverNow(f) {
+	taken := p.to.wire.deliverNow(f)
+	if taken {
 		p.addDelivered(1, uint64(len(b)))
 	}
-	return Frame{From: p.from.name, To: p.to.name, Bytes: b}, true
+	return Frame{From: p.from.name, To: p.to.name, Bytes: b, Held: f.held, Lost: !taken}, true
 }

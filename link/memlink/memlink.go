@@ -96,6 +96,10 @@ type Frame struct {
 	// Bytes is a copy of the frame as it crossed the wire (with its
 	// Ethernet header on an Ethernet link).
 	Bytes []byte
+	// Held: a Hold kept it back; it was deliverable earlier.
+	Held bool
+	// Lost: the receiving port had closed, no stack took it.
+	Lost bool
 }
 
 // Counters is what a pair of ports, a port or a network has done.

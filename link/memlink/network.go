@@ -81,6 +81,9 @@ type Network struct {
 	// ls, on a lock-step network, holds every frame until DeliverNext.
 	ls *lockstep
 
+	// observer is Observe's function, nil without one.
+	observer atomic.Pointer[func(Sent)]
+
 	// routes is the table WritePackets reads without a lock; AddPort
 	// and Close replace it.
 	routes atomic.Pointer[routes]
@@ -629,8 +632,8 @@ func (n *Network) setHeld(from, to string, held bool) error {
 // DeliverNext delivers the oldest frame waiting on a lock-step network,
 // skipping held pairs: the receiving stack processes it in the caller's
 // goroutine. ok is false if no frame can be delivered now, or if the
-// network is not lock-step. A frame to a port closed since is dropped,
-// and returned as delivered.
+// network is not lock-step. A frame to a port closed since is dropped
+// and returned as delivered, with Lost set.
 func (n *Network) DeliverNext() (f Frame, ok bool) {
 	if n.ls == nil {
 		return Frame{}, false

@@ -37,6 +37,9 @@ type pair struct {
 	closed bool
 
 	delivered, deliveredBytes atomic.Uint64
+
+	// obsMu serializes observed writes (Network.Observe).
+	obsMu sync.Mutex
 }
 
 func newPair(n *Network, from, to *Port, seed uint64, fc fault.Config, dc delay.Config) (*pair, error) {

@@ -281,6 +281,7 @@ func (w *portWire) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Erro
 			start = i + 1
 		case to == nil:
 			w.port.stats.unroutable.Add(1)
+			n.observeUnroutable(w.port, pkt)
 			start = i + 1
 		}
 	}
@@ -295,6 +296,10 @@ func (w *portWire) send(to *Port, pkts netstack.PacketBufferList) {
 	if v, ok := w.links.Load(to); ok {
 		l = v.(*pair)
 	} else if l = w.port.net.linkFor(w.port, to); l == nil {
+		return
+	}
+	if f := w.port.net.observer.Load(); f != nil {
+		l.observedWrite(pkts, *f)
 		return
 	}
 	// Errors are a closed link: its frames are lost, as on a cable

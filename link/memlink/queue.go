@@ -15,6 +15,8 @@ type frame struct {
 	proto tcpip.NetworkProtocolNumber
 	buf   buffer.Buffer
 	pair  *pair
+	// held: a lock-step DeliverNext passed over it (its pair was held).
+	held bool
 }
 
 // queue holds the frames on their way to one port. It is bounded: a writer
