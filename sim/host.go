@@ -114,6 +114,7 @@ func (s *Sim) boot(h *host) error {
 	h.node.SetScheduler(nodeScheduler{s: s.sched, host: h.index, node: h.name})
 	s.nodes[h.node] = h
 	h.up = true
+	s.journal.booted(h)
 	s.touch(h)
 	if h.spec.Start != nil {
 		s.spawn(h.node, daemonMode, h.spec.Start)
@@ -170,6 +171,8 @@ func (s *Sim) Crash(name string) error {
 	}
 	h.up = false
 	h.crashes++
+	s.journal.crashed(h, s.Now())
+	s.journal.event(Event{Kind: EventCrash, Host: h.name})
 	// Cut the port off first: whatever the stack sends from here on (FIN
 	// or RST as sockets close) goes nowhere. Closing the stack closes the
 	// port (the stack owns it), and frames still on their way to it are
@@ -199,7 +202,11 @@ func (s *Sim) Restart(name string) error {
 		return err
 	}
 	h.port = nil
-	return s.boot(h)
+	if err := s.boot(h); err != nil {
+		return err
+	}
+	s.journal.event(Event{Kind: EventRestart, Host: h.name})
+	return nil
 }
 
 // Go starts f as a new process on node n, as n.Spawn does, and records
@@ -227,8 +234,22 @@ func (s *Sim) spawn(n *gentcp.Node, mode spawnMode, f func(p *gentcp.Process) er
 	prev := s.sched.setMode(mode)
 	defer s.sched.setMode(prev)
 	return n.Spawn(func(p *gentcp.Process) {
-		if err := f(p); err != nil && h.crashes == crashes {
-			s.fail(&ProcessError{Process: h.name + " " + p.String(), At: s.Now(), Err: err})
+		err := f(p)
+		name := h.name + " " + p.String()
+		if err != nil && h.crashes == crashes {
+			pe := &ProcessError{Process: name, At: s.Now(), Err: err}
+			if s.phase == phaseRunning {
+				s.journal.event(Event{Kind: EventError, Host: h.name, Text: pe.Process + ": " + err.Error()})
+			}
+			s.fail(pe)
+			return
+		}
+		if s.phase == phaseRunning {
+			text := name
+			if err != nil {
+				text += ": " + err.Error()
+			}
+			s.journal.event(Event{Kind: EventExit, Host: h.name, Text: text})
 		}
 	})
 }

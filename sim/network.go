@@ -198,6 +198,11 @@ func (s *Sim) setCut(l Links, cut bool) error {
 	if err != nil {
 		return err
 	}
+	kind := EventHeal
+	if cut {
+		kind = EventPartition
+	}
+	s.linkEvent(kind, l, ps, "")
 	for _, p := range ps {
 		if cut {
 			s.links.cuts[p] = true
@@ -220,18 +225,18 @@ func (s *Sim) setCut(l Links, cut bool) error {
 // Hold keeps the frames of the selected directions on the wire, in order,
 // until Release: a stalled direction that loses nothing.
 func (s *Sim) Hold(l Links) error {
-	return s.eachPair(l, func(p pair) error { return s.net.Hold(p.from.portName, p.to.portName) })
+	return s.eachPair(l, EventHold, "", func(p pair) error { return s.net.Hold(p.from.portName, p.to.portName) })
 }
 
 // Release delivers the frames Hold kept, in order, and lets later ones
 // through.
 func (s *Sim) Release(l Links) error {
-	return s.eachPair(l, func(p pair) error { return s.net.Release(p.from.portName, p.to.portName) })
+	return s.eachPair(l, EventRelease, "", func(p pair) error { return s.net.Release(p.from.portName, p.to.portName) })
 }
 
 // SetLoss sets the loss probability of the selected directions.
 func (s *Sim) SetLoss(l Links, p float64) error {
-	return s.eachPair(l, func(pr pair) error {
+	return s.eachPair(l, EventImpair, fmt.Sprintf("loss %v", p), func(pr pair) error {
 		c := s.links.fault(pr)
 		c.Loss = p
 		return s.setFaults(pr, c)
@@ -241,7 +246,7 @@ func (s *Sim) SetLoss(l Links, p float64) error {
 // SetLatency sets the one-way latency of the selected directions (at
 // least MinLatency); frames already on their way keep theirs.
 func (s *Sim) SetLatency(l Links, latency time.Duration) error {
-	return s.eachPair(l, func(p pair) error {
+	return s.eachPair(l, EventImpair, fmt.Sprintf("latency %v", latency), func(p pair) error {
 		c := s.links.delay(p)
 		c.Latency = latency
 		return s.setDelay(p, c)
@@ -251,13 +256,15 @@ func (s *Sim) SetLatency(l Links, latency time.Duration) error {
 // SetFaults replaces loss, duplication and corruption of the selected
 // directions.
 func (s *Sim) SetFaults(l Links, c fault.Config) error {
-	return s.eachPair(l, func(p pair) error { return s.setFaults(p, c) })
+	text := fmt.Sprintf("loss %v, duplicate %v, corrupt %v", c.Loss, c.Duplicate, c.Corrupt)
+	return s.eachPair(l, EventImpair, text, func(p pair) error { return s.setFaults(p, c) })
 }
 
 // SetDelay replaces latency (at least MinLatency), jitter, reordering and
 // rate of the selected directions.
 func (s *Sim) SetDelay(l Links, c delay.Config) error {
-	return s.eachPair(l, func(p pair) error { return s.setDelay(p, c) })
+	text := fmt.Sprintf("latency %v, jitter %v, reorder %v, rate %d B/s", max(c.Latency, MinLatency), c.Jitter, c.Reorder, c.Rate)
+	return s.eachPair(l, EventImpair, text, func(p pair) error { return s.setDelay(p, c) })
 }
 
 func (s *Sim) setFaults(p pair, c fault.Config) error {
@@ -277,11 +284,13 @@ func (s *Sim) setDelay(p pair, c delay.Config) error {
 	return nil
 }
 
-func (s *Sim) eachPair(l Links, f func(p pair) error) error {
+// eachPair applies f to each direction l selects, recording the event.
+func (s *Sim) eachPair(l Links, kind EventKind, text string, f func(p pair) error) error {
 	ps, err := l.pairs(s)
 	if err != nil {
 		return err
 	}
+	s.linkEvent(kind, l, ps, text)
 	var errs []error
 	for _, p := range ps {
 		errs = append(errs, f(p))

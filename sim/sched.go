@@ -235,6 +235,14 @@ func (s *scheduler) run(t *task, idx int) error {
 	}
 }
 
+// running returns the task that has the turn, nil while the driver has
+// it.
+func (s *scheduler) running() *task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
 // setMode sets what the processes spawned from now on are and returns
 // the previous mode.
 func (s *scheduler) setMode(m spawnMode) spawnMode {

@@ -119,6 +119,7 @@ type Sim struct {
 	failures  []error
 	trace     hash.Hash
 	frames    []Frame
+	journal   *journal
 	steps     int
 	wallStart time.Time
 }
@@ -157,6 +158,7 @@ func New(opts Options) (*Sim, error) {
 	lo.LockStep = true
 	lo.Latency = max(lo.Latency, MinLatency)
 	s.links = newLinkState(lo)
+	s.journal = newJournal(s, max(len(opts.Hosts), 2))
 
 	specs := opts.Hosts
 	twoHosts := len(specs) == 0
@@ -212,6 +214,7 @@ func New(opts Options) (*Sim, error) {
 		}
 		s.net = n
 	}
+	s.net.Observe(s.journal.sent)
 	for _, h := range s.hosts {
 		if err := s.boot(h); err != nil {
 			s.closeStacks()
@@ -281,6 +284,13 @@ func (e *ProcessError) Unwrap() error { return e.Err }
 // it: Run returns it. Use it from code shared with real-time runs, which
 // reports failures through a callback.
 func (s *Sim) Fail(err error) {
+	if s.phase == phaseRunning {
+		host := ""
+		if t := s.sched.running(); t != nil {
+			host = s.hosts[t.host].name
+		}
+		s.journal.event(Event{Kind: EventFail, Host: host, Text: err.Error()})
+	}
 	s.fail(fmt.Errorf("failure at %v: %w", s.Now(), err))
 }
 
@@ -292,8 +302,9 @@ func (s *Sim) fail(err error) {
 
 func (s *Sim) taskPanicked(t *task, v any, site string, stack []byte) {
 	// A panic is a failure even during teardown.
-	s.failures = append(s.failures, &ProcessError{Process: t.name, At: s.Now(),
-		Err: fmt.Errorf("panic at %s: %v", site, v), Stack: stack})
+	pe := &ProcessError{Process: t.name, At: s.Now(), Err: fmt.Errorf("panic at %s: %v", site, v), Stack: stack}
+	s.failures = append(s.failures, pe)
+	s.journal.event(Event{Kind: EventError, Host: s.hosts[t.host].name, Text: pe.Process + ": " + pe.Err.Error()})
 }
 
 // At runs f at virtual time t (since the start; a time already past means
@@ -305,8 +316,10 @@ func (s *Sim) At(t time.Duration, f func()) {
 	s.clock.AfterFunc(t-s.clock.Elapsed(), func() {
 		defer func() {
 			if v := recover(); v != nil {
-				s.failures = append(s.failures, &ProcessError{Process: fmt.Sprintf("event at %v", t), At: s.Now(),
-					Err: fmt.Errorf("panic at %s: %v", panicSite(), v), Stack: debug.Stack()})
+				pe := &ProcessError{Process: fmt.Sprintf("event at %v", t), At: s.Now(),
+					Err: fmt.Errorf("panic at %s: %v", panicSite(), v), Stack: debug.Stack()}
+				s.failures = append(s.failures, pe)
+				s.journal.event(Event{Kind: EventError, Text: pe.Process + ": " + pe.Err.Error()})
 			}
 		}()
 		f()
@@ -321,8 +334,17 @@ type Result struct {
 	// virtual time, its direction and its bytes. Two runs with the same
 	// hash put the same packets on the wire at the same times.
 	Hash string
+	// Hosts are the names of the hosts, in order.
+	Hosts []string
 	// Frames are the frames delivered, in order.
 	Frames []Frame
+	// Undelivered are the frames sent that never arrived, in the order
+	// they were lost (Frame.At): dropped, cut, unroutable, lost with
+	// their sender's crash, in flight at the end. Not in Hash.
+	Undelivered []Frame
+	// Events are the network events, crashes, restarts, process ends and
+	// failures and notes of the run, in order. Not in Hash.
+	Events []Event
 	// Elapsed is the virtual time at the end of the run; Wall is the
 	// wall time the run took.
 	Elapsed, Wall time.Duration
@@ -398,7 +420,7 @@ func (s *Sim) loop() error {
 			s.steps++
 			to := s.byPort[f.To]
 			s.touch(to)
-			s.record(s.byPort[f.From], to, f.Bytes)
+			s.record(s.byPort[f.From], to, f)
 			continue
 		}
 		if h, ok := s.clock.fireDue(); ok {
@@ -473,13 +495,17 @@ func (s *Sim) closeStacks() {
 }
 
 func (s *Sim) result() *Result {
+	undelivered, events := s.journal.close(s.Now())
 	return &Result{
-		Seed:    s.opts.Seed,
-		Hash:    hex.EncodeToString(s.trace.Sum(nil)),
-		Frames:  s.frames,
-		Elapsed: s.Now(),
-		Wall:    time.Since(s.wallStart),
-		Steps:   s.steps,
+		Seed:        s.opts.Seed,
+		Hash:        hex.EncodeToString(s.trace.Sum(nil)),
+		Hosts:       s.Hosts(),
+		Frames:      s.frames,
+		Undelivered: undelivered,
+		Events:      events,
+		Elapsed:     s.Now(),
+		Wall:        time.Since(s.wallStart),
+		Steps:       s.steps,
 	}
 }
 

@@ -3,31 +3,46 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"github.com/usertcp/usertcp/link/memlink"
 )
 
 // headLen is how many bytes of each frame a Result keeps: enough for the
 // Ethernet, IP and TCP headers with options.
 const headLen = 128
 
-// Frame is one frame a run delivered.
+// Frame is one frame of a run: delivered (Result.Frames) or lost on the
+// way (Result.Undelivered).
 type Frame struct {
-	At       time.Duration // virtual time of the delivery
-	From, To string        // the hosts that sent and received it
+	// At is the virtual time of the delivery, or of the loss of a frame
+	// that never arrived: when it was sent (Dropped, Cut, Unroutable),
+	// when its sender crashed, the end of the run (InFlight).
+	At time.Duration
+	// Sent is the virtual time its sender wrote it.
+	Sent     time.Duration
+	From, To string // the hosts that sent and received it
 	// Dir is AtoB or BtoA for a frame between the first two hosts (A
 	// and B), 0 for any other.
 	Dir Dir
 	Len int    // bytes on the wire
-	Sum uint64 // FNV-1a of the whole frame
+	Sum uint64 // FNV-1a of the whole frame (as delivered)
 	// Head is the start of the frame (up to 128 bytes: the headers).
 	Head []byte
 	// Ethernet says Head starts with an Ethernet header.
 	Ethernet bool
+
+	// Fate is what became of it; what else happened on the way:
+	// Duplicate (the second copy of a frame the link duplicated),
+	// Corrupted (a bit flipped; Head and Sum are of the bytes
+	// delivered), Held (a Hold kept it back). None of these is in the
+	// trace hash.
+	Fate                       Fate
+	Duplicate, Corrupted, Held bool
 }
 
 // same reports whether two frames are the same delivery.
@@ -39,13 +54,23 @@ func (f Frame) same(g Frame) bool {
 //
 //	1.002001s b→a 10.0.0.2:40000 > 10.0.0.1:7 [S] seq 1234 win 65535 len 0 (60 B, fnv 1f2e…)
 func (f Frame) String() string {
-	return fmt.Sprintf("%v %s→%s %s (%d B, fnv %016x)", f.At, f.From, f.To, describe(f.Head, f.Ethernet), f.Len, f.Sum)
+	s := fmt.Sprintf("%v %s→%s %s (%d B, fnv %016x)", f.At, f.From, f.To, describe(f.Head, f.Ethernet), f.Len, f.Sum)
+	for _, fl := range []struct {
+		on   bool
+		name string
+	}{{f.Fate != Delivered, f.Fate.String()}, {f.Duplicate, "duplicate"}, {f.Corrupted, "corrupted"}, {f.Held, "held"}} {
+		if fl.on {
+			s += " " + fl.name
+		}
+	}
+	return s
 }
 
 // record adds a delivered frame to the trace: its virtual time, the
 // hosts that sent and received it (by index) and its bytes go into the
-// hash.
-func (s *Sim) record(from, to *host, b []byte) {
+// hash; the journal finds when it was sent and what happened on the way.
+func (s *Sim) record(from, to *host, mf memlink.Frame) {
+	b := mf.Bytes
 	at := s.Now()
 	var hdr [16]byte
 	binary.BigEndian.PutUint64(hdr[0:], uint64(at))
@@ -54,38 +79,44 @@ func (s *Sim) record(from, to *host, b []byte) {
 	binary.BigEndian.PutUint32(hdr[12:], uint32(len(b)))
 	s.trace.Write(hdr[:])
 	s.trace.Write(b)
-	h := fnv.New64a()
-	h.Write(b)
-	var d Dir
-	switch {
-	case from.index == 0 && to.index == 1:
-		d = AtoB
-	case from.index == 1 && to.index == 0:
-		d = BtoA
-	}
-	s.frames = append(s.frames, Frame{
-		At: at, From: from.name, To: to.name, Dir: d, Len: len(b), Sum: h.Sum64(),
-		Head:     append([]byte(nil), b[:min(len(b), headLen)]...),
-		Ethernet: s.opts.Link.Ethernet,
-	})
+	f := s.frameOf(from, to, b, at)
+	s.journal.delivered(&f, mf)
+	s.frames = append(s.frames, f)
 }
 
-func describe(b []byte, ethernet bool) string {
+// Segment is a TCP segment's header, as a frame's Head holds it.
+type Segment struct {
+	Src, Dst netip.AddrPort
+	Flags    header.TCPFlags
+	Seq, Ack uint32 // Ack is meaningful with the ACK flag
+	Window   uint16
+	// Len is the payload's length, from the IP header's length.
+	Len int
+}
+
+// Segment returns the TCP segment the frame carries; ok is false for a
+// frame that is no TCP segment (ARP, ICMP) or too short to tell, and
+// then what says what it is instead ("ARP", "short IPv4 packet").
+func (f Frame) Segment() (seg Segment, what string, ok bool) {
+	return parseSegment(f.Head, f.Ethernet)
+}
+
+func parseSegment(b []byte, ethernet bool) (Segment, string, bool) {
 	if ethernet {
 		if len(b) < header.EthernetMinimumSize {
-			return "short Ethernet frame"
+			return Segment{}, "short Ethernet frame", false
 		}
 		switch header.Ethernet(b).Type() {
 		case header.ARPProtocolNumber:
-			return "ARP"
+			return Segment{}, "ARP", false
 		case header.IPv4ProtocolNumber, header.IPv6ProtocolNumber:
 		default:
-			return fmt.Sprintf("ethertype %#04x", header.Ethernet(b).Type())
+			return Segment{}, fmt.Sprintf("ethertype %#04x", header.Ethernet(b).Type()), false
 		}
 		b = b[header.EthernetMinimumSize:]
 	}
 	if len(b) == 0 {
-		return "empty frame"
+		return Segment{}, "empty frame", false
 	}
 	var src, dst netip.Addr
 	var proto uint8
@@ -95,7 +126,7 @@ func describe(b []byte, ethernet bool) string {
 	case header.IPv4Version:
 		ip := header.IPv4(b)
 		if len(b) < header.IPv4MinimumSize || int(ip.HeaderLength()) > len(b) {
-			return "short IPv4 packet"
+			return Segment{}, "short IPv4 packet", false
 		}
 		src, _ = netip.AddrFromSlice(ip.SourceAddressSlice())
 		dst, _ = netip.AddrFromSlice(ip.DestinationAddressSlice())
@@ -105,7 +136,7 @@ func describe(b []byte, ethernet bool) string {
 	case header.IPv6Version:
 		ip := header.IPv6(b)
 		if len(b) < header.IPv6MinimumSize {
-			return "short IPv6 packet"
+			return Segment{}, "short IPv6 packet", false
 		}
 		src, _ = netip.AddrFromSlice(ip.SourceAddressSlice())
 		dst, _ = netip.AddrFromSlice(ip.DestinationAddressSlice())
@@ -113,30 +144,53 @@ func describe(b []byte, ethernet bool) string {
 		payload = b[header.IPv6MinimumSize:]
 		ipLen = int(ip.PayloadLength())
 	default:
-		return fmt.Sprintf("IP version %d", header.IPVersion(b))
+		return Segment{}, fmt.Sprintf("IP version %d", header.IPVersion(b)), false
 	}
 	if proto != uint8(header.TCPProtocolNumber) {
-		return fmt.Sprintf("%v > %v proto %d", src, dst, proto)
+		return Segment{}, fmt.Sprintf("%v > %v proto %d", src, dst, proto), false
 	}
 	if len(payload) < header.TCPMinimumSize {
-		return fmt.Sprintf("%v > %v short TCP segment", src, dst)
+		return Segment{}, fmt.Sprintf("%v > %v short TCP segment", src, dst), false
 	}
 	t := header.TCP(payload)
+	return Segment{
+		Src: netip.AddrPortFrom(src, t.SourcePort()), Dst: netip.AddrPortFrom(dst, t.DestinationPort()),
+		Flags: t.Flags(), Seq: t.SequenceNumber(), Ack: t.AckNumber(), Window: t.WindowSize(),
+		Len: ipLen - int(t.DataOffset()),
+	}, "", true
+}
+
+// FlagString returns the flags as tcpdump shows them: "S", "S.", "P.",
+// "F.", "R".
+func (g Segment) FlagString() string {
 	var flags strings.Builder
 	for _, fl := range []struct {
 		bit  header.TCPFlags
 		name byte
 	}{{header.TCPFlagSyn, 'S'}, {header.TCPFlagFin, 'F'}, {header.TCPFlagRst, 'R'}, {header.TCPFlagPsh, 'P'}, {header.TCPFlagUrg, 'U'}, {header.TCPFlagAck, '.'}} {
-		if t.Flags().Contains(fl.bit) {
+		if g.Flags.Contains(fl.bit) {
 			flags.WriteByte(fl.name)
 		}
 	}
-	s := fmt.Sprintf("%v > %v [%s] seq %d", netip.AddrPortFrom(src, t.SourcePort()), netip.AddrPortFrom(dst, t.DestinationPort()),
-		flags.String(), t.SequenceNumber())
-	if t.Flags().Contains(header.TCPFlagAck) {
-		s += fmt.Sprintf(" ack %d", t.AckNumber())
+	return flags.String()
+}
+
+// String describes the segment tcpdump-like: "10.0.0.2:40000 >
+// 10.0.0.1:7 [S] seq 1234 win 65535 len 0".
+func (g Segment) String() string {
+	s := fmt.Sprintf("%v > %v [%s] seq %d", g.Src, g.Dst, g.FlagString(), g.Seq)
+	if g.Flags.Contains(header.TCPFlagAck) {
+		s += fmt.Sprintf(" ack %d", g.Ack)
 	}
-	return s + fmt.Sprintf(" win %d len %d", t.WindowSize(), ipLen-int(t.DataOffset()))
+	return s + fmt.Sprintf(" win %d len %d", g.Window, g.Len)
+}
+
+func describe(b []byte, ethernet bool) string {
+	seg, what, ok := parseSegment(b, ethernet)
+	if !ok {
+		return what
+	}
+	return seg.String()
 }
 
 // FirstDivergence returns the index of the first frame where two runs
