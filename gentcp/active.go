@@ -156,3 +156,33 @@ func (s *Socket) deliverLocked(d Data) {
 		}
 	}
 }
+
+// passiveAtOpen reports whether a socket opened with opts (connect or
+// listen) starts passive by an {active,N} count of 0 or below: the last
+// active option wins at creation, and OTP's driver then sends
+// {tcp_passive,S} at once, as setopts does (checked on OTP 25). The
+// defaults' active is ignored, as resolve does; accept sends nothing for
+// the passive mode it inherits.
+func passiveAtOpen(opts []Option) bool {
+	passive := false
+	for _, o := range opts {
+		if o.Name == "active" {
+			n, isInt := asInt(o.Value)
+			passive = isInt && n <= 0
+		}
+	}
+	return passive
+}
+
+// tellPassiveAtOpen sends {tcp_passive,S} for a socket opened passive by
+// its count (passiveAtOpen). OTP's port exists, and sends it, before it
+// binds or connects, so a connect or listen that then fails still leaves
+// the message; it names a closed socket then, as the Erlang message names
+// a port that is gone.
+func (p *Process) tellPassiveAtOpen(s *Socket) {
+	if s == nil {
+		s = p.node.newSocket(nil, nil, sockOpts{}, false)
+		s.closed, s.epClosed = true, true
+	}
+	p.Send(TCPPassive{s})
+}

@@ -141,9 +141,8 @@ func (s *Socket) Shutdown(how How) error {
 	switch {
 	case s.closed:
 		return Closed
-	case s.listen, s.dead, s.shutWrReported:
-		// A send that failed after shutdown(write) leaves the socket
-		// not connected for OTP (shutdown_write_then_send).
+	case s.listen, s.dead:
+		// Also after a send failed (shutdown_write_then_send).
 		return Enotconn
 	}
 	var flags tcpip.ShutdownFlags

@@ -8,10 +8,12 @@ package gentcp
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/usertcp/usertcp/stack"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
@@ -21,21 +23,33 @@ import (
 // table ("localhost" always). The calling process becomes the owner.
 // timeout runs on the stack's clock; Infinity waits as long as TCP tries.
 //
-// Reasons: econnrefused, timeout, eaddrinuse (a busy {port,P}),
-// eaddrnotavail, enetunreach, ehostunreach, nxdomain-like lookups as
-// einval; a bad option or address matches ErrBadArg; a port outside
-// 0..65535 is FunctionClause.
+// The name is resolved first, as inet_tcp does before it looks at the
+// options: a name that does not resolve is Nxdomain whatever the options.
+//
+// Reasons: nxdomain, econnrefused, timeout, eaddrinuse (a busy {port,P}),
+// eaddrnotavail, enetunreach, ehostunreach; a bad option or an empty host
+// matches ErrBadArg; a port outside 0..65535 is FunctionClause.
 func (p *Process) Connect(host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
 	return p.ConnectContext(context.Background(), host, port, timeout, opts...)
 }
 
 // ConnectContext is Connect that also gives up when ctx is done.
 func (p *Process) ConnectContext(ctx context.Context, host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
-	if port < 0 || port > 65535 {
-		return nil, FunctionClause
-	}
 	if timeout < 0 {
 		return nil, BadArg
+	}
+	var addrs []netip.Addr
+	if !hasOption(opts, "fd") {
+		// An adopted {fd,_} endpoint is connected already: host is not
+		// used, so it is not looked up.
+		a, err := p.node.lookup(host)
+		if err != nil {
+			return nil, err
+		}
+		addrs = a
+	}
+	if port < 0 || port > 65535 {
+		return nil, FunctionClause
 	}
 	o, err := resolve(opConnect, p.node.defaults(opConnect), opts)
 	if err != nil {
@@ -48,19 +62,61 @@ func (p *Process) ConnectContext(ctx context.Context, host string, port int, tim
 	if o.fd != nil {
 		s, err = p.adopt(o, false)
 	} else {
-		s, err = p.connect(ctx, host, port, timeout, o)
+		s, err = p.connect(ctx, addrs, port, timeout, o)
 	}
 	if err != nil {
 		p.node.open.Add(-1)
 	}
+	if passiveAtOpen(opts) {
+		p.tellPassiveAtOpen(s)
+	}
 	return s, err
 }
 
-func (p *Process) connect(ctx context.Context, host string, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
-	addrs, err := p.node.st.LookupHost(host)
+// hasOption reports whether opts has an option called name.
+func hasOption(opts []Option, name string) bool {
+	for _, o := range opts {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup resolves a connect's host through the stack's host table (an
+// address literal is itself). A name that is empty or has a byte outside
+// the visible ASCII range 33..126 is badarg, any other name the table
+// does not have is nxdomain, "10.0.0.256" included (OTP 25's
+// inet:getaddrs).
+func (n *Node) lookup(host string) ([]netip.Addr, error) {
+	if !visibleName(host) {
+		return nil, &OptionError{Option: strconv.Quote(host), Msg: "not a host name", Reason: BadArg}
+	}
+	addrs, err := n.st.LookupHost(host)
+	if errors.Is(err, stack.ErrUnknownHost) {
+		return nil, Nxdomain
+	}
 	if err != nil {
 		return nil, &OptionError{Option: strconv.Quote(host), Msg: err.Error(), Reason: BadArg}
 	}
+	return addrs, nil
+}
+
+// visibleName reports whether host is a name inet would look up: not
+// empty, every byte visible ASCII (inet_parse:visible_string).
+func visibleName(host string) bool {
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if host[i] < 33 || host[i] > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
 	addr, ok := pickAddr(addrs, o.family)
 	if !ok {
 		return nil, Eafnosupport

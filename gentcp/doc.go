@@ -67,7 +67,8 @@
 //
 // Reasons: a Reason is the atom: Closed, Timeout, Econnrefused, Econnreset,
 // Enotconn, Einval, Ealready, Emsgsize, Enomem, Eaddrinuse, Eaddrnotavail,
-// NotOwner, BadArg, ... errors.Is matches the syscall.Errno a POSIX reason
+// Ebadf (a socket that closed itself underneath: Sockname, Port), Nxdomain
+// (connect to a name the host table lacks), NotOwner, BadArg, ... errors.Is matches the syscall.Errno a POSIX reason
 // names; Timeout matches os.ErrDeadlineExceeded and
 // context.DeadlineExceeded. Where OTP raises an exception, gentcp returns
 // an error: exit(badarg) for a bad option is an *OptionError matching

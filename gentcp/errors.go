@@ -39,6 +39,9 @@ const (
 	FunctionClause Reason = "function_clause"
 	// SystemLimit: a per-stack limit was reached.
 	SystemLimit Reason = "system_limit"
+	// Nxdomain: connect was given a name the stack's host table does not
+	// have (inet's resolver error).
+	Nxdomain Reason = "nxdomain"
 
 	// POSIX reasons.
 	Econnrefused  Reason = "econnrefused"
@@ -66,6 +69,7 @@ const (
 	Ebusy         Reason = "ebusy"
 	Eagain        Reason = "eagain"
 	Enxio         Reason = "enxio"
+	Ebadf         Reason = "ebadf"
 )
 
 // Error returns the Erlang atom.
@@ -101,6 +105,7 @@ var errnos = map[Reason]syscall.Errno{
 	Ebusy:         syscall.EBUSY,
 	Eagain:        syscall.EAGAIN,
 	Enxio:         syscall.ENXIO,
+	Ebadf:         syscall.EBADF,
 	Timeout:       syscall.ETIMEDOUT,
 }
 

@@ -45,6 +45,9 @@ func (p *Process) Listen(port int, opts ...Option) (*Socket, error) {
 	if err != nil {
 		p.node.open.Add(-1)
 	}
+	if passiveAtOpen(opts) {
+		p.tellPassiveAtOpen(s)
+	}
 	return s, err
 }
 

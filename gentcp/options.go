@@ -340,21 +340,17 @@ func (o *sockOpts) set(op operation, opt Option) error {
 		case "once":
 			o.active, o.activeCount = activeOnce, 0
 		default:
+			// At creation a later {active,N} replaces an earlier one, as
+			// any option does (OTP 25: [{active,2},{active,3}] gives 3);
+			// only setopts adds N to the count (sockopts.go).
 			n, ok := asInt(v)
 			if !ok || n < -32768 || n > 32767 {
 				return bad(op, opt, "want true, false, once or -32768..32767")
 			}
-			c := n
-			if o.active == activeN {
-				c += o.activeCount
-			}
-			if c > 32767 {
-				return bad(op, opt, "active count above 32767")
-			}
-			if c <= 0 {
+			if n <= 0 {
 				o.active, o.activeCount = activeFalse, 0
 			} else {
-				o.active, o.activeCount = activeN, c
+				o.active, o.activeCount = activeN, n
 			}
 		}
 	case "packet":

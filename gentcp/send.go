@@ -66,6 +66,10 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	var hdr [4]byte
 	head := encodeHeader(hdr[:0], s.o.packet, len(data))
 	s.stats.sent(len(head) + len(data))
+	if s.shutWr {
+		// OTP counts the send, then fails it (send_oct includes it).
+		return s.sendFailedLocked(false)
+	}
 	// inet_drv's tcp_sendv: a send that finds the queue empty writes what
 	// the endpoint takes, queues the rest and returns ok however much that
 	// is; only a send that finds the queue non-empty and takes it to
@@ -76,7 +80,7 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 		n, terr := s.writeLocked(head, data)
 		if terr != nil {
 			if _, again := terr.(*tcpip.ErrWouldBlock); !again {
-				return s.sendFailedLocked(terr)
+				return s.sendFailedLocked(s.isResetLocked(terr))
 			}
 		}
 		// Queue what the endpoint did not take.
@@ -176,14 +180,6 @@ func (s *Socket) sendCheckLocked() error {
 			r = Enotconn
 		}
 		return r
-	case s.sendBroken:
-		return Closed
-	case s.shutWr:
-		if !s.shutWrReported {
-			s.shutWrReported = true
-			return Closed
-		}
-		return Enotconn
 	}
 	return nil
 }
@@ -239,27 +235,42 @@ func (s *Socket) dropQueueLocked() {
 	s.sq, s.sqLen, s.busy = nil, 0, false
 }
 
-// sendFailedLocked records a failed write by the caller (§6: "send gets
-// EPIPE/ECONNRESET").
-func (s *Socket) sendFailedLocked(terr tcpip.Error) error {
-	isReset := s.isResetLocked(terr)
-	if !s.o.exitOnClose {
-		// exit_on_close false: closed forever after this, but a reset is
-		// reported as such first with show_econnreset (checked on OTP 25).
-		s.sendBroken = true
-		s.notifyLocked()
-		if s.o.showEconnreset && isReset {
-			return Econnreset
-		}
-		return Closed
-	}
-	s.dead = true
-	s.dropQueueLocked()
+// sendFailedLocked records a failed send by the caller: a write the
+// endpoint refused (§6: "send gets EPIPE/ECONNRESET"), or any send after
+// shutdown(write). OTP's driver then closes the socket's descriptor
+// whatever exit_on_close says (checked on OTP 25): unread input and queued
+// output are gone, Sockname and Port say ebadf and Peername enotconn,
+// while getopts, setopts and getstat still answer. The send returns
+// closed (econnreset for a reset with show_econnreset), the next recv the
+// same once, and later calls enotconn; only where a recv had reported the
+// peer's FIN with exit_on_close false does the next send get the reason
+// once more (eoc_false_closed_socket_ops).
+func (s *Socket) sendFailedLocked(isReset bool) error {
 	r := Closed
 	if s.o.showEconnreset && isReset {
 		r = Econnreset
 	}
-	s.pendRecv, s.pendSend, s.pendClearsSend = r, "", false
+	again := Reason("")
+	if s.eofSeen && !s.reset {
+		again = r
+	}
+	s.dead = true
+	s.dropQueueLocked()
+	s.rbuf = nil
+	s.pendRecv, s.pendSend, s.pendClearsSend = r, again, false
+	s.closeEndpointLocked(false)
+	if s.o.active != activeFalse && s.owner != nil {
+		// An active owner is told at once, and with exit_on_close the
+		// handle closes too (shutdown_write_send_active).
+		if r == Econnreset {
+			s.owner.Send(TCPError{s, Econnreset})
+		}
+		s.owner.Send(TCPClosed{s})
+		s.pendRecv, s.pendSend = "", ""
+		if s.o.exitOnClose {
+			s.closeHandleLocked()
+		}
+	}
 	s.notifyLocked()
 	return r
 }

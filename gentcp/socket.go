@@ -89,9 +89,7 @@ type Socket struct {
 	pendClearsSend bool // a consumed recv error also clears pendSend (background send failure)
 	pendReset      bool // the background failure was a reset
 	eofSeen        bool // exit_on_close false: recv has reported the EOF; recv says closed from now on
-	sendBroken     bool // exit_on_close false: a send failed after the EOF: closed forever
 	shutWr         bool // shutdown(write) was called
-	shutWrReported bool // the closed after shutdown(write) was reported to a send
 	epClosed       bool
 
 	// Send side: what the endpoint did not take yet (OTP's driver queue).

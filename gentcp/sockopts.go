@@ -18,8 +18,10 @@ import (
 // applied right to left, so the first occurrence of an option wins. An
 // {active,N} that would take the count above 32767 stops there: options
 // after it stay applied, those before do not, and the result is Einval
-// (OTP does the same). {active,0} and a count reaching 0 send
-// {tcp_passive,S}.
+// (OTP does the same). Each {active,N} that leaves the count at 0 or
+// below sends {tcp_passive,S}, whatever the mode before and even when an
+// earlier entry activates the socket again ([{active,0},{active,0}]
+// sends two).
 func (s *Socket) Setopts(opts ...Option) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -37,7 +39,7 @@ func (s *Socket) Setopts(opts ...Option) error {
 	old := s.o
 	n := s.o
 	var result error
-	passive := false
+	passives := 0
 	for i := len(opts) - 1; i >= 0; i-- {
 		o := opts[i]
 		if o.Name == "active" {
@@ -52,7 +54,7 @@ func (s *Socket) Setopts(opts ...Option) error {
 				}
 				if c <= 0 {
 					n.active, n.activeCount = activeFalse, 0
-					passive = true
+					passives++
 				} else {
 					n.active, n.activeCount = activeN, c
 				}
@@ -67,7 +69,7 @@ func (s *Socket) Setopts(opts ...Option) error {
 	if !s.epClosed {
 		s.node.applyEndpointOpts(s.ep, &s.o, &old)
 	}
-	if passive && s.owner != nil {
+	for ; passives > 0 && s.owner != nil; passives-- {
 		s.owner.Send(TCPPassive{s})
 	}
 	if s.dead && s.pendClearsSend {

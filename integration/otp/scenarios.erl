@@ -28,6 +28,9 @@ main(["list"]) ->
 main(Args) ->
     %% keep stdout to result lines only (e.g. send of non-iodata logs "Bad value on output port")
     logger:set_primary_config(level, none),
+    %% names resolve from the hosts file only, so no lookup leaves the machine
+    %% (connect_nxdomain's name would otherwise go to DNS)
+    ok = inet_db:set_lookup([file]),
     Names = case Args of
                 [] -> all();
                 ["all"] -> all();
@@ -137,7 +140,13 @@ all() ->
      send_blocks_without_timeout, send_busy_suspends_other_senders, send_timeout_fires, send_timeout_close,
      send_timeout_close_active,
      %% §11 getstat
-     getstat_packet_counts, getstat_raw_counts
+     getstat_packet_counts, getstat_raw_counts,
+     %% issue 20: differences an outside check found, with their neighbours
+     active_n_zero_at_open, setopts_active_entries_each_passive,
+     shutdown_write_send_closes_socket, shutdown_write_send_eoc_false, shutdown_write_send_active,
+     eoc_false_failed_send_fd_closed, eoc_false_reset_send_fd_closed, eoc_false_recv_closed_fd_open,
+     eoc_recv_closed_fd_closed, eoc_failed_send_fd_closed,
+     getstat_dvi, connect_nxdomain
     ].
 
 %% ===================================================================================
@@ -1876,3 +1885,157 @@ getstat_raw_counts() ->
     R1 = gen_tcp:recv(C, 2, 500),
     R2 = gen_tcp:recv(C, 0, 500),
     [R1, R2, inet:getstat(C, ?STATKEYS), inet:getstat(A, ?STATKEYS)].
+
+%% ===================================================================================
+%% Issue 20: differences an outside check found, and their neighbours
+%% ===================================================================================
+
+%% What the driver answers once it has closed the socket's file descriptor: sockname and
+%% port ebadf, peername enotconn; getopts, setopts and getstat still answer from the port.
+%% Addresses are shown as ok (erl's are 127.0.0.1, gentcp's 10.0.0.x).
+fd_ops(S) ->
+    [ok_shape(inet:sockname(S)), ok_shape(inet:peername(S)), ok_shape(inet:port(S)),
+     inet:getopts(S, [active, exit_on_close]), inet:setopts(S, [{active, false}]),
+     inet:getstat(S, [recv_oct, send_oct])].
+
+ok_shape({ok, _}) -> ok;
+ok_shape(R) -> R.
+
+%% §5 tcp_passive at open: the last active option decides, and a count of 0 or below sends
+%% {tcp_passive,S} at once, from listen and connect, even when the call then fails (the
+%% message names a port that is gone); accept sends none for what it inherits
+active_n_zero_at_open() ->
+    L = listen([{active, 0}]),
+    R1 = {opt(L, active), msgs(50)},
+    {ok, L2} = gen_tcp:listen(0, [binary, {ip, ?IP}, {active, 2}, {active, -1}]),
+    reg(L2, l2),
+    R2 = {opt(L2, active), msgs(50)},
+    {ok, L3} = gen_tcp:listen(0, [binary, {ip, ?IP}, {active, 0}, {active, 2}]),
+    reg(L3, l3),
+    R3 = {opt(L3, active), msgs(50)},
+    C = connect(L, [{active, 0}]),
+    R4 = {opt(C, active), msgs(50)},
+    A = accept(L),
+    R5 = {opt(A, active), msgs(50)},
+    C2 = connect(L, [{active, 1}, {active, 0}], s),
+    R6 = {opt(C2, active), msgs(50)},
+    C3 = connect(L, [{active, 0}, {active, false}], s),
+    R7 = {opt(C3, active), msgs(50)},
+    {ok, L4} = gen_tcp:listen(0, [{ip, ?IP}]),
+    P4 = port(L4),
+    ok = gen_tcp:close(L4),
+    R8 = {gen_tcp:connect(?IP, P4, [{active, 0}], 1000), msgs(50)},
+    R9 = {gen_tcp:listen(port(L), [{ip, ?IP}, {active, -5}]), msgs(50)},
+    [R1, R2, R3, R4, R5, R6, R7, R8, R9].
+
+%% §5 setopts: the list is applied right to left, and each {active,N} that leaves the count
+%% at 0 or below sends tcp_passive, even when an earlier entry activates the socket again
+setopts_active_entries_each_passive() ->
+    {_L, C, _A} = pair(),
+    S = fun(V) -> R = inet:setopts(C, V), {V, R, opt(C, active), msgs(50)} end,
+    [S([{active, 0}, {active, 0}]), S([{active, true}, {active, 0}]),
+     S([{active, 0}, {active, true}]), S([{active, 2}, {active, -1}]),
+     S([{active, -1}, {active, 2}]), S([{active, false}]), S([{active, -1}, {active, -1}]),
+     S([{active, 3}, {active, 3}])].
+
+%% §6 send after shutdown(write) is a failed send: closed, and with exit_on_close the driver
+%% closes the socket: the unread data is gone (the close resets the peer), recv says closed,
+%% then enotconn
+shutdown_write_send_closes_socket() ->
+    {_L, C, A} = pair(),
+    ok = gen_tcp:shutdown(C, write),
+    ok = gen_tcp:send(A, <<"early">>), sl(),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    R2 = gen_tcp:send(A, <<"late">>), sl(),
+    [R1, R2, gen_tcp:recv(C, 0, 200), gen_tcp:recv(C, 0, 200), gen_tcp:send(C, <<"x">>),
+     gen_tcp:shutdown(C, read) | fd_ops(C)].
+
+%% §6 the same with {exit_on_close,false}: the send fails the same way and the fd is closed
+shutdown_write_send_eoc_false() ->
+    {_L, C, A} = pair([], [{exit_on_close, false}]),
+    ok = gen_tcp:shutdown(C, write),
+    R1 = gen_tcp:send(C, <<"x">>),
+    ok = gen_tcp:send(A, <<"late">>), sl(),
+    [R1, gen_tcp:recv(C, 0, 200), gen_tcp:recv(C, 0, 200), gen_tcp:send(C, <<"x">>),
+     gen_tcp:shutdown(C, read) | fd_ops(C)].
+
+%% §6 the same on an active socket: tcp_closed, then the handle is gone (einval)
+shutdown_write_send_active() ->
+    {_L, C, _A} = pair([], [{active, true}]),
+    ok = gen_tcp:shutdown(C, write),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    [R1, msgs(), gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_ops(C)].
+
+%% §6 after a failed send with {exit_on_close,false} the driver has closed the fd
+eoc_false_failed_send_fd_closed() ->
+    {_L, C, A} = pair([], [{exit_on_close, false}]),
+    R0 = fd_ops(C),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    R2 = gen_tcp:send(C, <<"x">>), sl(),
+    [R0, R1, R2, fd_ops(C), gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>),
+     gen_tcp:shutdown(C, read)].
+
+%% §6 the same when the peer reset: the failed send says closed, the fd is closed
+eoc_false_reset_send_fd_closed() ->
+    {_L, C, A} = pair([], [{exit_on_close, false}]),
+    ok = inet:setopts(A, [{linger, {true, 0}}]),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    [R1, fd_ops(C), gen_tcp:send(C, <<"x">>), gen_tcp:recv(C, 0, 100)].
+
+%% §6 neighbour: {exit_on_close,false} and recv has reported closed, but no send failed:
+%% the fd is still open
+eoc_false_recv_closed_fd_open() ->
+    {_L, C, A} = pair([], [{exit_on_close, false}]),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:recv(C, 0, 500),
+    [R1 | fd_ops(C)].
+
+%% §6 neighbour: exit_on_close true, passive recv reports closed: the driver closes the fd
+eoc_recv_closed_fd_closed() ->
+    {_L, C, A} = pair(),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:recv(C, 0, 500),
+    [R1, gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_ops(C)].
+
+%% §6 neighbour: exit_on_close true, the second send after the peer closed fails
+eoc_failed_send_fd_closed() ->
+    {_L, C, A} = pair(),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    R2 = gen_tcp:send(C, <<"x">>), sl(),
+    [R1, R2, gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_ops(C)].
+
+%% §11 recv_avg and recv_dvi as inet_drv keeps them: avg += (len - avg) / n, then
+%% dvi += ((len - avg) - dvi) / n with the new avg, reported as abs(trunc); send_dvi is
+%% not a key in OTP 25 (einval). Sizes are payloads; {packet,2} adds 2 to each.
+getstat_dvi() ->
+    [getstat_dvi(Sizes) || Sizes <- [[7, 5], [5, 7], [100, 1, 1, 1, 1], [1, 1, 1, 1, 100],
+                                     [10, 20, 30, 40], [3, 1000, 3, 1000, 3, 1000]]].
+
+getstat_dvi(Sizes) ->
+    {_L, C, A} = pair([{packet, 2}], [{packet, 2}]),
+    [begin ok = gen_tcp:send(C, bytes(N)), {ok, _} = gen_tcp:recv(A, 0, 1000) end || N <- Sizes],
+    {inet:getstat(A, [recv_cnt, recv_max, recv_avg, recv_dvi]),
+     inet:getstat(C, [send_cnt, send_max, send_avg]), inet:getstat(C, [send_dvi]),
+     inet:getstat(A)}.
+
+%% §1 connect to a name that does not resolve: nxdomain, before the options and the port
+%% are looked at (no tcp_passive: no port was made), also for a dotted quad out of range;
+%% a name that is empty or has a byte outside 33..126 is badarg; listen's
+%% {ip,Name} and {ifaddr,Name} never resolve a name (badarg)
+connect_nxdomain() ->
+    [gen_tcp:connect("nosuchhost.invalid", 80, [], 1000),
+     gen_tcp:connect(nosuchhost, 80, [], 1000),
+     gen_tcp:connect("nosuchhost.invalid", 80, [{active, 0}], 1000), msgs(50),
+     gen_tcp:connect("nosuchhost.invalid", 80, [{foo, bar}], 1000),
+     gen_tcp:connect("nosuchhost.invalid", 65536, [], 1000),
+     gen_tcp:connect("nosuchhost.invalid", 80, [inet6], 1000),
+     gen_tcp:connect("127.0.0.256", 80, [], 1000),
+     x(fun() -> gen_tcp:connect("", 80, [], 1000) end),
+     x(fun() -> gen_tcp:connect("bad name", 80, [], 1000) end),
+     x(fun() -> gen_tcp:connect("nosuchhost.invalid", 80, [], -1) end),
+     x(fun() -> gen_tcp:listen(0, [{ip, "localhost"}]) end),
+     x(fun() -> gen_tcp:listen(0, [{ifaddr, "localhost"}]) end),
+     x(fun() -> gen_tcp:listen(0, [{ifaddr, "nosuchhost.invalid"}]) end)].
