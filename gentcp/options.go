@@ -178,6 +178,16 @@ const (
 	activeN
 )
 
+// minSndbuf and minRecbuf are the smallest socket buffers gentcp gives
+// netstack, Linux's SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF (what getopts
+// reports on Linux after {sndbuf,1} and {recbuf,1}). Smaller ones wedge
+// netstack's TCP: a send buffer too small for a segment, a window that
+// rounds to nothing.
+const (
+	minSndbuf = 4608
+	minRecbuf = 2304
+)
+
 // sockOpts is the resolved option set of one socket. Its zero value is not
 // meaningful; start from defaultOpts.
 type sockOpts struct {
@@ -197,7 +207,7 @@ type sockOpts struct {
 	showEconnreset   bool
 	buffer           int
 	bufferSet        bool // buffer was given explicitly, so recbuf does not raise it
-	recbuf, sndbuf   int  // 0: not set, netstack's value is reported
+	recbuf, sndbuf   int  // 0: not set, netstack's value is reported; else at least minRecbuf, minSndbuf
 	nodelay          bool
 	keepalive        bool
 	reuseaddr        bool
@@ -424,12 +434,17 @@ func (o *sockOpts) set(op operation, opt Option) error {
 			return err
 		}
 		// Setting recbuf raises buffer to it unless buffer was set
-		// explicitly (§3 recbuf_sets_buffer).
+		// explicitly (§3 recbuf_sets_buffer); OTP compares the
+		// requested size, before the kernel's clamp.
 		if !o.bufferSet && o.recbuf > o.buffer {
 			o.buffer = o.recbuf
 		}
+		o.recbuf = max(o.recbuf, minRecbuf)
 	case "sndbuf":
-		return intOpt(&o.sndbuf, 1)
+		if err := intOpt(&o.sndbuf, 1); err != nil {
+			return err
+		}
+		o.sndbuf = max(o.sndbuf, minSndbuf)
 	case "nodelay":
 		return boolOpt(&o.nodelay)
 	case "keepalive":

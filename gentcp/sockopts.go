@@ -92,7 +92,11 @@ func (s *Socket) Setopts(opts ...Option) error {
 // Getopts returns the named options' values, as inet:getopts(Socket,
 // Names). An unknown or ungettable name (backlog and line_delimiter are
 // never gettable) fails the whole call with Einval; duplicates are
-// repeated. Setting an option and reading it back gives what was set.
+// repeated. Setting an option and reading it back gives what was set,
+// except that recbuf and sndbuf are raised to Linux's minimums, 2304 and
+// 4608 bytes, as the kernel does (a smaller buffer wedges TCP); unlike
+// Linux, gentcp does not double them. Unset, they report netstack's
+// buffer sizes.
 func (s *Socket) Getopts(names ...string) ([]Option, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
