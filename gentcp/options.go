@@ -131,6 +131,11 @@ func formatValue(v any) string {
 	case string:
 		return v
 	case netip.Addr:
+		if !v.IsValid() {
+			// The zero Addr has no bytes to print (IP rejects it as
+			// badarg, and the error quotes it).
+			return "invalid_ip"
+		}
 		b := v.AsSlice()
 		s := "{"
 		if v.Is4() {
