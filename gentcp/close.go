@@ -118,6 +118,73 @@ func (s *Socket) Close() error {
 	return nil
 }
 
+// closeAsGo is the Go adapter's Close, which follows net.TCPConn's
+// rather than close/1's: it returns at once, and the drain sends queued
+// output in the background, as the kernel does for a closed Go socket.
+// The background is bounded as close/1 is (closeWaitStep, closeWaitMax):
+// a queue that has not moved since the close at a check, or is still
+// there at the end, is dropped and the connection reset. linger is
+// SetLinger's: 0 resets at once; n > 0 waits up to n seconds for the
+// queue, then drops what is left with a reset (Linux's SO_LINGER);
+// below 0 is the background default.
+func (s *Socket) closeAsGo(linger int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closeHandleLocked()
+	if linger == 0 {
+		s.dropQueueLocked()
+		s.closeEndpointLocked(true)
+		return
+	}
+	if linger > 0 && s.sqLen > 0 && !s.dead && !s.epClosed {
+		w := s.node.startWait(context.Background(), time.Duration(linger)*time.Second)
+		for s.sqLen > 0 && !s.epClosed {
+			changed := s.changedLocked()
+			s.mu.Unlock()
+			err := w.block(changed)
+			s.mu.Lock()
+			if err != nil {
+				break
+			}
+		}
+		w.stop()
+		if s.sqLen > 0 && !s.epClosed {
+			s.dropQueueLocked()
+			s.closeEndpointLocked(true)
+			return
+		}
+	}
+	if s.sqLen > 0 && !s.dead && !s.epClosed {
+		s.boundBackgroundLocked(s.sqLen, closeWaitMax)
+	}
+	s.closeEndpointUnlessQueuedLocked()
+}
+
+// boundBackgroundLocked checks a closed handle's queue every
+// closeWaitStep: one that has not moved from start, or that is still
+// there when left runs out, is dropped and the connection reset. A timer
+// on the stack's clock does it, so no goroutine waits meanwhile.
+func (s *Socket) boundBackgroundLocked(start int, left time.Duration) {
+	step := min(closeWaitStep, left)
+	s.node.st.Clock().AfterFunc(step, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sqLen == 0 || s.epClosed {
+			return
+		}
+		if s.sqLen == start || left <= step {
+			s.dropQueueLocked()
+			s.closeEndpointLocked(true)
+			s.notifyLocked()
+			return
+		}
+		s.boundBackgroundLocked(start, left-step)
+	})
+}
+
 // closeEndpointUnlessQueuedLocked is the end of every close of the handle
 // (close/1, the owner's exit): the endpoint closes now, unless output is
 // still queued for it; then the drain goroutine closes it once the queue

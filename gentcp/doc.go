@@ -77,7 +77,15 @@
 // Go's interfaces: Node.Dial, Node.DialContext and Node.Listen give
 // net.Conn (with CloseWrite and CloseRead) and net.Listener over the same
 // sockets, so net/http runs over the stack; NewConn wraps a socket made
-// with the gen_tcp calls. Recv returns a binary that is the caller's, as
+// with the gen_tcp calls. The adapter follows Go's conventions, not
+// gen_tcp's: errors read as net's ("dial tcp 10.0.0.1:9999: connect:
+// connection refused", an *net.OpError around an *os.SyscallError that
+// errors.Is matches with both Econnrefused and syscall.ECONNREFUSED; a
+// name that does not resolve is an *net.DNSError with IsNotFound); a port
+// may be a service name ("server:http"); Conn.Close returns at once and
+// queued output is sent in the background, within close/1's bounds, and
+// Conn.SetLinger changes that as net.TCPConn's does (0: reset; n > 0: wait
+// up to n seconds). Recv returns a binary that is the caller's, as
 // Erlang does, which costs an allocation per read unless the caller gives
 // it back with Data.Release when done (as Erlang's driver reuses the
 // buffer of a sub-binary no one holds); RecvAppend (the same call

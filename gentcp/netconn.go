@@ -8,14 +8,16 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // The Go adapter: net.Conn and net.Listener over gentcp sockets, so Go's
 // own ecosystem (net/http, gRPC, ...) runs over the stack. It uses Go's
-// words and Go's error shapes: *net.OpError wrapping a Reason, io.EOF when
-// the peer closed, net.ErrClosed after a local Close, and deadline errors
-// that match os.ErrDeadlineExceeded. Deadlines run on the stack's clock.
+// words and Go's error shapes (netconn_errors.go): *net.OpError around
+// an *os.SyscallError that also matches the Reason, io.EOF when the peer
+// closed, net.ErrClosed after a local Close, and deadline errors that
+// match os.ErrDeadlineExceeded. Deadlines run on the stack's clock.
 
 // adapterOpts are the options of adapter sockets: passive binary bytes,
 // a large read chunk, exit_on_close false so CloseWrite and CloseRead are
@@ -25,44 +27,86 @@ var adapterOpts = []Option{Binary, Active(false), PacketRaw, Buffer(64 << 10),
 	ExitOnClose(false), ShowEconnreset(true), Nodelay(true)}
 
 // Dial connects to address ("host:port") over network "tcp", "tcp4" or
-// "tcp6" and returns a net.Conn.
+// "tcp6" and returns a net.Conn. host is an address or a name in the
+// stack's host table (empty: the local system, as in Go); port is a
+// number or a service name ("http"), as net.LookupPort resolves it.
+//
+// Errors are Go's: an *net.OpError whose text reads as net's
+// ("dial tcp 10.0.0.1:9999: connect: connection refused"), holding an
+// *os.SyscallError for a POSIX reason, "i/o timeout" for a deadline, or
+// an *net.DNSError with IsNotFound for a name that does not resolve.
+// errors.Is matches gentcp's Reason as well as the syscall.Errno.
 func (n *Node) Dial(network, address string) (net.Conn, error) {
 	return n.DialContext(context.Background(), network, address)
 }
 
 // DialContext is Dial with a context.
 func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	host, port, family, err := splitNet(network, address)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	fail := func(addr net.Addr, err error) error {
+		return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 	}
+	host, port, family, err := splitNet(ctx, network, address)
+	if err != nil {
+		return nil, fail(nil, err)
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	ip, err := n.resolveNet(host, family)
+	if err != nil {
+		return nil, fail(nil, err)
+	}
+	raddr := net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
 	p := n.NewProcess()
 	opts := append([]Option{}, adapterOpts...)
 	if family != "" {
 		opts = append(opts, Option{"family", family})
 	}
-	s, err := p.ConnectContext(ctx, host, port, Infinity, opts...)
+	s, err := p.ConnectContext(ctx, ip.String(), port, Infinity, opts...)
 	if err != nil {
 		p.Exit()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		return nil, fail(raddr, netErr("connect", err))
 	}
 	return newConn(p, s), nil
 }
 
-// Listen opens a listener on address (":port" or "ip:port") over network
+// resolveNet resolves host for the adapter as Go's net does: an address
+// is itself; a name goes through the stack's host table, and one it
+// lacks is an *net.DNSError with IsNotFound (unwrapping to Nxdomain).
+func (n *Node) resolveNet(host, family string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap(), nil
+	}
+	addrs, err := n.lookup(host)
+	if err != nil {
+		d := dnsNotFound(host)
+		d.UnwrapErr = err
+		return netip.Addr{}, d
+	}
+	a, ok := pickAddr(addrs, family)
+	if !ok {
+		return netip.Addr{}, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	return a, nil
+}
+
+// Listen opens a listener on address (":port" or "host:port") over network
 // "tcp", "tcp4" or "tcp6"; backlog is 128 as Go programs expect a
-// generous one.
+// generous one. Errors are shaped as Dial's ("listen tcp 10.0.0.1:80:
+// bind: address already in use").
 func (n *Node) Listen(network, address string) (net.Listener, error) {
-	host, port, family, err := splitNet(network, address)
+	host, port, family, err := splitNet(context.Background(), network, address)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
 	opts := append([]Option{Backlog(128), Reuseaddr(true)}, adapterOpts...)
+	laddr := &net.TCPAddr{Port: port}
 	if host != "" {
-		a, err := netip.ParseAddr(host)
+		a, err := n.resolveNet(host, family)
 		if err != nil {
 			return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 		}
+		laddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, uint16(port)))
 		opts = append(opts, IP(a))
 	} else if family == "inet6" {
 		opts = append(opts, Inet6)
@@ -71,14 +115,16 @@ func (n *Node) Listen(network, address string) (net.Listener, error) {
 	s, err := p.Listen(port, opts...)
 	if err != nil {
 		p.Exit()
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: laddr, Err: netErr("bind", err)}
 	}
 	l := &Listener{p: p, s: s}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l, nil
 }
 
-func splitNet(network, address string) (host string, port int, family string, err error) {
+// splitNet parses a Dial or Listen network and address; a port that is
+// not a number is a service name, resolved as net.LookupPort does.
+func splitNet(ctx context.Context, network, address string) (host string, port int, family string, err error) {
 	switch network {
 	case "tcp":
 	case "tcp4":
@@ -93,7 +139,13 @@ func splitNet(network, address string) (host string, port int, family string, er
 		return "", 0, "", err
 	}
 	port, err = strconv.Atoi(ps)
-	if err != nil || port < 0 || port > 65535 {
+	if err != nil {
+		port, err = net.DefaultResolver.LookupPort(ctx, network, ps)
+		if err != nil {
+			return "", 0, "", err
+		}
+	}
+	if port < 0 || port > 65535 {
 		return "", 0, "", &net.AddrError{Err: "invalid port", Addr: address}
 	}
 	return h, port, family, nil
@@ -115,6 +167,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		p.Exit()
 		if err == Closed || l.ctx.Err() != nil {
 			err = net.ErrClosed
+		} else {
+			err = netErr("accept", err)
 		}
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: err}
 	}
@@ -144,6 +198,10 @@ func (l *Listener) Socket() *Socket { return l.s }
 type Conn struct {
 	p *Process
 	s *Socket
+	// The addresses at creation, which Go's conns keep: errors name them
+	// even after the socket closed itself underneath.
+	laddr, raddr net.Addr
+	linger       atomic.Int32 // SetLinger's seconds; below 0 (the default) sends queued output in the background
 
 	rmu sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
 	wmu sync.Mutex
@@ -184,6 +242,10 @@ func NewConn(p *Process, s *Socket) (*Conn, error) {
 
 func newConn(p *Process, s *Socket) *Conn {
 	c := &Conn{p: p, s: s, closed: make(chan struct{})}
+	la, _ := s.Sockname()
+	ra, _ := s.Peername()
+	c.laddr, c.raddr = net.TCPAddrFromAddrPort(la), net.TCPAddrFromAddrPort(ra)
+	c.linger.Store(-1)
 	c.base, c.baseCancel = context.WithCancel(context.Background())
 	c.rctx, c.rcancel = context.WithCancel(c.base)
 	c.wctx, c.wcancel = context.WithCancel(c.base)
@@ -215,7 +277,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	for {
 		ctx, timeout, err := c.deadlineCtx(true)
 		if err != nil {
-			return 0, c.opErr("read", err)
+			return 0, c.opErr("read", netErr("read", err))
 		}
 		n, err := c.s.recvInto(ctx, b, timeout)
 		if err == context.Canceled && !c.isClosed() {
@@ -228,7 +290,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 			case err == Closed || err == Enotconn:
 				return 0, io.EOF
 			}
-			return 0, c.opErr("read", err)
+			return 0, c.opErr("read", netErr("read", err))
 		}
 		return n, nil
 	}
@@ -244,7 +306,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	for {
 		ctx, timeout, err := c.deadlineCtx(false)
 		if err != nil {
-			return 0, c.opErr("write", err)
+			return 0, c.opErr("write", netErr("write", err))
 		}
 		err = c.s.send(ctx, b, timeout)
 		if err == nil {
@@ -258,10 +320,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if c.isClosed() {
 			return 0, c.opErr("write", net.ErrClosed)
 		}
-		if err == Timeout {
-			return 0, c.opErr("write", err)
-		}
-		return 0, c.opErr("write", err)
+		return 0, c.opErr("write", netErr("write", err))
 	}
 }
 
@@ -286,10 +345,14 @@ func (c *Conn) deadlineCtx(read bool) (context.Context, time.Duration, error) {
 }
 
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
 }
 
 // Close closes the conn; blocked Reads and Writes return net.ErrClosed.
+// As net.TCPConn's, it returns at once and queued output is sent in the
+// background, bounded as close/1 bounds it (a queue that has not moved
+// in 5 s, or is still there after 180 s, is dropped with a reset);
+// SetLinger changes that.
 func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
@@ -300,8 +363,21 @@ func (c *Conn) Close() error {
 	if !first {
 		return c.opErr("close", net.ErrClosed)
 	}
-	c.s.Close()
+	c.s.closeAsGo(int(c.linger.Load()))
 	c.p.Exit()
+	return nil
+}
+
+// SetLinger sets how Close treats output still queued, as
+// net.TCPConn.SetLinger does on Linux: below 0 (the default) Close
+// returns at once and the output is sent in the background; 0 drops it
+// and resets the connection; sec > 0 makes Close wait up to sec seconds
+// for it, then drop what is left with a reset.
+func (c *Conn) SetLinger(sec int) error {
+	if c.isClosed() {
+		return c.opErr("set", net.ErrClosed)
+	}
+	c.linger.Store(int32(max(min(sec, 1<<30), -1)))
 	return nil
 }
 
@@ -311,7 +387,7 @@ func (c *Conn) CloseWrite() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	if err := c.s.Shutdown(ShutdownWrite); err != nil && !errors.Is(err, Enotconn) {
-		return c.opErr("close", err)
+		return c.opErr("close", netErr("shutdown", err))
 	}
 	return nil
 }
@@ -322,22 +398,16 @@ func (c *Conn) CloseRead() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	if err := c.s.Shutdown(ShutdownRead); err != nil {
-		return c.opErr("close", err)
+		return c.opErr("close", netErr("shutdown", err))
 	}
 	return nil
 }
 
 // LocalAddr returns the local address.
-func (c *Conn) LocalAddr() net.Addr {
-	a, _ := c.s.Sockname()
-	return net.TCPAddrFromAddrPort(a)
-}
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
 
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr {
-	a, _ := c.s.Peername()
-	return net.TCPAddrFromAddrPort(a)
-}
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 // SetDeadline sets both deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
