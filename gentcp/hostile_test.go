@@ -1,8 +1,10 @@
 package gentcp_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,4 +93,112 @@ func TestTinyBufferGetopts(t *testing.T) {
 	}
 	c.Close()
 	a.Close()
+}
+
+// TestNilContextIsBackground: every call that takes a context treats nil
+// as context.Background(), also when it has to wait. RecvContext killed
+// the process (fatal error: sync: unlock of unlocked mutex, not even
+// recoverable); ConnectContext and ReceiveContext panicked.
+func TestNilContextIsBackground(t *testing.T) {
+	e := newEnv(t)
+	l, port := e.listen(passive...)
+	var nilCtx context.Context
+	const short = 50 * time.Millisecond
+
+	c, err := e.cp.ConnectContext(nilCtx, "10.0.0.1", port, hang, passive...)
+	require.NoError(t, err, "ConnectContext(nil) to a listener")
+	a, err := e.sp.AcceptContext(nilCtx, l, hang)
+	require.NoError(t, err, "AcceptContext(nil) with a connection waiting")
+	_, err = e.sp.AcceptContext(nilCtx, l, short)
+	assert.Equal(t, gentcp.Timeout, err, "AcceptContext(nil) that waits")
+
+	_, err = a.RecvContext(nilCtx, 0, short)
+	assert.Equal(t, gentcp.Timeout, err, "RecvContext(nil) that waits")
+	_, err = a.RecvAppendContext(nilCtx, nil, 0, short)
+	assert.Equal(t, gentcp.Timeout, err, "RecvAppendContext(nil) that waits")
+	go func() {
+		time.Sleep(short)
+		_ = c.Send([]byte("late"))
+	}()
+	d, err := a.RecvContext(nilCtx, 4, hang)
+	require.NoError(t, err, "RecvContext(nil) woken by data")
+	assert.Equal(t, "late", string(d.Bytes))
+
+	_, err = e.sp.ReceiveContext(nilCtx, short)
+	assert.Equal(t, gentcp.Timeout, err, "ReceiveContext(nil) that waits")
+	e.sp.Send("hi")
+	m, err := e.sp.ReceiveContext(nilCtx, short)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", m)
+
+	// A send that waits on a busy queue: the peer reads nothing and the
+	// queue's watermarks are tiny, so the second send waits until its
+	// send_timeout.
+	require.NoError(t, c.Setopts(gentcp.HighWatermark(1), gentcp.LowWatermark(1), gentcp.SendTimeout(short)))
+	var sendErr error
+	for range 1000 {
+		if sendErr = c.SendContext(nilCtx, make([]byte, 64<<10)); sendErr != nil {
+			break
+		}
+	}
+	assert.Equal(t, gentcp.Timeout, sendErr, "SendContext(nil) on a busy queue")
+
+	conn, err := e.client.DialContext(nilCtx, "tcp", fmt.Sprintf("10.0.0.1:%d", port))
+	require.NoError(t, err, "DialContext(nil)")
+	conn.Close()
+	// a closes with unread input (a reset), so c's queue is dropped and
+	// its Close does not wait; DialContext's connection is in l's queue.
+	a.Close()
+	c.Close()
+	l.Close()
+}
+
+// TestMailboxClosesWhenProcessExits: the channel of Mailbox yields the
+// messages sent before the process exited and then closes, so a range over
+// it ends; it never closed before.
+func TestMailboxClosesWhenProcessExits(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		before int // messages sent before the exit
+		early  bool
+	}{
+		{"exit with an empty mailbox, the feed waiting", 0, true},
+		{"exit with three messages queued", 3, false},
+		{"exit after the feed started, two queued", 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := e.server.NewProcess()
+			var mb <-chan gentcp.Message
+			if tc.early {
+				mb = p.Mailbox()
+			}
+			for i := range tc.before {
+				p.Send(i)
+			}
+			p.Exit()
+			p.Send("after exit") // dropped
+			if mb == nil {
+				mb = p.Mailbox()
+			}
+			got := make(chan []any, 1)
+			go func() {
+				var ms []any
+				for m := range mb {
+					ms = append(ms, m)
+				}
+				got <- ms
+			}()
+			want := []any{}
+			for i := range tc.before {
+				want = append(want, i)
+			}
+			select {
+			case ms := <-got:
+				assert.Equal(t, want, append([]any{}, ms...))
+			case <-time.After(hang):
+				t.Fatalf("range over the exited process's Mailbox still blocked after %v", hang)
+			}
+		})
+	}
 }

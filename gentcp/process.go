@@ -310,10 +310,13 @@ func (p *Process) Sleep(d time.Duration) {
 }
 
 // Mailbox returns a channel that yields the process's messages in order,
-// for use in select. A goroutine feeds it from the first call until the
-// process exits. A message is taken out of the mailbox only when the
-// channel delivers it, so ControllingProcess still moves socket messages
-// that nobody has received.
+// for use in select. A goroutine feeds it from the first call. A message
+// is taken out of the mailbox only when the channel delivers it, so
+// ControllingProcess still moves socket messages that nobody has
+// received. When the process exits the channel yields what is still in
+// the mailbox and then closes, so that for m := range p.Mailbox() ends;
+// until those last messages are taken (or Flush removes them) the feeding
+// goroutine stays.
 //
 // Under a Scheduler (a simulation) Mailbox panics: a scheduler cannot see
 // a goroutine wait on a raw channel. Use Receive there.
@@ -328,26 +331,35 @@ func (p *Process) Mailbox() <-chan Message {
 	return p.ch
 }
 
+// feed offers the mailbox's head on p.ch until the process has exited and
+// the mailbox is empty, then closes p.ch. Before the exit it also waits
+// for p.done, so that an exit with nothing queued closes the channel at
+// once; after it, only a delivery or a change of the queue moves it on.
 func (p *proc) feed() {
+	defer close(p.ch)
 	for {
 		p.mu.Lock()
-		if p.exited {
-			p.mu.Unlock()
-			return
-		}
+		exited := p.exited
 		if len(p.queue) == 0 {
+			if exited {
+				p.mu.Unlock()
+				return
+			}
 			arrived := p.arrived.wait()
 			p.mu.Unlock()
 			select {
 			case <-arrived:
 			case <-p.done:
-				return
 			}
 			continue
 		}
 		m := p.queue[0]
 		arrived := p.arrived.wait()
 		p.mu.Unlock()
+		var done <-chan struct{}
+		if !exited {
+			done = p.done
+		}
 		select {
 		case p.ch <- m:
 			p.mu.Lock()
@@ -361,8 +373,9 @@ func (p *proc) feed() {
 		case <-arrived:
 			// New messages, or the queue was rearranged: offer the head
 			// again.
-		case <-p.done:
-			return
+		case <-done:
+			// Exited: go on offering what is left, without waiting on
+			// done any more.
 		}
 	}
 }
@@ -386,6 +399,9 @@ func (p *proc) Flush() []Message {
 	defer p.mu.Unlock()
 	q := p.queue
 	p.queue = nil
+	if len(q) > 0 {
+		p.arrived.wake() // a Mailbox feed offering the old head looks again
+	}
 	return q
 }
 

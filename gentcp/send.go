@@ -203,7 +203,7 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) err
 			// The timeout ends the port's busy state: the next send
 			// queues its data and waits again (send_timeout_fires).
 			s.busy = false
-			if err == Timeout && ctx.Err() == nil && !byLimit && s.o.sendTimeoutClose {
+			if err == Timeout && w.ctx.Err() == nil && !byLimit && s.o.sendTimeoutClose {
 				// §10: the socket is closed underneath, the queue is
 				// dropped, and no tcp_closed is sent.
 				s.dead = true

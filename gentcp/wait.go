@@ -85,8 +85,13 @@ type waitCtx struct {
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // startWait starts the timeout of one blocking call. Infinity never
-// expires (a nil channel); 0 expires at once (a poll).
+// expires (a nil channel); 0 expires at once (a poll). A nil ctx is
+// context.Background(), for every call that takes a context: each waits
+// here, and callers read the context back from w.ctx.
 func (n *Node) startWait(ctx context.Context, timeout time.Duration) *waitCtx {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	w := &waitCtx{ctx: ctx, sched: n.sched}
 	switch {
 	case timeout == Infinity:
