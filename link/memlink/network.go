@@ -398,8 +398,14 @@ func (n *Network) linkFor(from, to *Port) *pair {
 		p.fault.Partition()
 	}
 	p.setHeld(n.heldLocked(k))
+	if to.wire.closed.Load() {
+		// Closed since the sender routed to it: as closePort would have.
+		p.wake()
+	}
 	r.links = append(r.links, p)
 	from.wire.links.Store(to, p)
+	from.wire.linksFrom = append(from.wire.linksFrom, p)
+	to.wire.linksTo = append(to.wire.linksTo, p)
 	return p
 }
 
@@ -661,16 +667,8 @@ func (n *Network) closePort(p *Port) []*pair {
 		delete(n.ports, p.name)
 		n.rebuildRoutesLocked()
 	}
-	var from []*pair
-	for _, r := range n.pairs {
-		for _, l := range r.links {
-			switch {
-			case l.from == p:
-				from = append(from, l)
-			case l.to == p:
-				l.wake()
-			}
-		}
+	for _, l := range p.wire.linksTo {
+		l.wake()
 	}
-	return from
+	return p.wire.linksFrom
 }

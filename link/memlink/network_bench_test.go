@@ -165,3 +165,20 @@ func (bc *bulkConn) close() {
 	bc.src.Close()
 	bc.dst.Close()
 }
+
+// BenchmarkPorts adds 1,000 ports to a network and closes them; an op is
+// one port added and closed.
+func BenchmarkPorts(b *testing.B) {
+	for range b.N / 1000 {
+		n, err := memlink.NewNetwork(memlink.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 1000 {
+			if _, err := n.AddPort(fmt.Sprintf("n%d", i), netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n.Close()
+	}
+}

@@ -175,3 +175,24 @@ func TestNetwork_Unroutable(t *testing.T) {
 	assert.Equal(t, uint64(1), n.Counters("", "").Unroutable)
 	closeHosts(hosts)
 }
+
+// TestNetwork_RoutesFollowPorts: ports added out of order are listed (and
+// broadcast to) by name; a closed port leaves the table, its address
+// reaches nobody, and the others keep theirs.
+func TestNetwork_RoutesFollowPorts(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	r := newRawNet(t, memlink.Options{}, "n3", "n1", "n4", "n2")
+	defer r.n.Close()
+	assert.Equal(t, []string{"n1", "n2", "n3", "n4"}, r.n.Ports())
+	r.ports["n4"].Close()
+	r.ports["n4"].Wait()
+	assert.Equal(t, []string{"n1", "n2", "n3"}, r.n.Ports())
+	r.send(t, "n1", "n4", "to the closed port")
+	r.send(t, "n1", "n3", "to n3")
+	r.send(t, "n1", "255.255.255.255", "to all")
+	require.Eventually(t, func() bool { return len(r.got("n3")) == 2 && len(r.got("n2")) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []string{"to all", "to n3"}, r.got("n3"))
+	assert.Equal(t, []string{"to all"}, r.got("n2"))
+	assert.Equal(t, uint64(1), r.n.Counters("n1", "").Unroutable)
+	assert.Empty(t, r.got("n4"))
+}

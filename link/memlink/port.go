@@ -201,6 +201,9 @@ type portWire struct {
 
 	// links caches the link to each destination port (*Port → *pair).
 	links sync.Map
+	// linksFrom and linksTo are the links from and to this port, so that
+	// closing it touches only its own pairs. Guarded by Network.mu.
+	linksFrom, linksTo []*pair
 
 	// capture is Port.Capture's writer, nil until then.
 	capture atomic.Pointer[pcap.Writer]
