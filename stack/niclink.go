@@ -11,21 +11,23 @@ import (
 
 // nicLink is the link endpoint New puts between netstack and the link of
 // every NIC it is given, so that TAP, memlink and any library user's link
-// get the same repairs of netstack's handshake: synFloodGuard bounds the
-// SYNs waiting in netstack's listener queues, and synStamps restamps
-// retransmitted SYNs and SYN-ACKs. Both act only on segments with SYN or RST set; every
-// other frame costs the parse of its IP header down to the TCP flags on the
-// way in, and one flag test on the way out.
+// get the same repairs of netstack's TCP: synFloodGuard bounds the SYNs
+// waiting in netstack's listener queues, synStamps restamps retransmitted
+// SYNs and SYN-ACKs, and staleACKs keeps a reordered ACK from widening the
+// send window. The first two act only on segments with SYN or RST set;
+// every received segment costs the parse of its IP header down to the TCP
+// flags and staleACKs' look-up, every sent one a flag test.
 type nicLink struct {
 	nested.Endpoint
 	flood  *synFloodGuard
 	stamps *synStamps
+	acks   *staleACKs // nil with TCPOptions.KeepStaleACKWindows
 }
 
 var _ netstack.LinkEndpoint = (*nicLink)(nil)
 
-func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synStamps) *nicLink {
-	l := &nicLink{flood: flood, stamps: stamps}
+func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synStamps, acks *staleACKs) *nicLink {
+	l := &nicLink{flood: flood, stamps: stamps, acks: acks}
 	l.Endpoint.Init(lower, l)
 	return l
 }
@@ -33,9 +35,15 @@ func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synSt
 // DeliverNetworkPacket implements netstack.NetworkDispatcher: the lower
 // link hands it every received frame. A SYN without ACK is admitted or
 // dropped by the flood guard; a SYN-ACK or RST ends the handshake synStamps
-// was tracking.
+// was tracking; an ACK older than one received before gets the window of
+// that one.
 func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) {
-	if in, ok := parseInboundTCP(proto, pkt); ok && in.flags&(header.TCPFlagSyn|header.TCPFlagRst) != 0 {
+	in, ok := parseInboundTCP(proto, pkt)
+	if !ok {
+		l.Endpoint.DeliverNetworkPacket(proto, pkt)
+		return
+	}
+	if in.flags&(header.TCPFlagSyn|header.TCPFlagRst) != 0 {
 		deliver, replaced := l.handshakeIn(pkt, in)
 		if replaced != nil {
 			defer replaced.DecRef()
@@ -43,6 +51,12 @@ func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *n
 		}
 		if !deliver {
 			return
+		}
+	}
+	if !in.fragmented && l.acks != nil {
+		if replaced := l.acks.received(pkt, in); replaced != nil {
+			defer replaced.DecRef()
+			pkt = replaced
 		}
 	}
 	l.Endpoint.DeliverNetworkPacket(proto, pkt)

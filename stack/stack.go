@@ -125,6 +125,15 @@ type TCPOptions struct {
 	// 27-49, 67-73 against 52-55 Mbit/s). Turn it on for links that
 	// reorder heavily and carry no bursts of small segments.
 	RACK bool
+	// KeepStaleACKWindows leaves netstack to take its send window from
+	// every ACK, an ACK older than one already received included, as
+	// netstack alone does. By default the link path New builds gives such
+	// an ACK the window of the newer one (as Linux and RFC 9293 do), since
+	// a path that reorders ACKs otherwise widens the window past what the
+	// peer offered and can stall a connection for good (see staleack.go;
+	// sim's TestReorderedACKWidensSendWindow). Only for showing netstack's
+	// own behaviour.
+	KeepStaleACKWindows bool
 	// CongestionControl is "reno" (netstack's default) or "cubic".
 	CongestionControl string
 	// SendBuffer and ReceiveBuffer bound the socket buffers.
@@ -163,10 +172,11 @@ type Stack struct {
 	nics  map[string]tcpip.NICID
 	hosts map[string][]netip.Addr
 
-	// flood and stamps repair netstack's handshake in every NIC's link
+	// flood, stamps and acks repair netstack's TCP in every NIC's link
 	// (nicLink).
 	flood  *synFloodGuard
 	stamps *synStamps
+	acks   *staleACKs
 
 	closeOnce sync.Once
 }
@@ -203,6 +213,9 @@ func New(opts Options) (*Stack, error) {
 		return ns.CheckLocalAddress(0, proto, a) != 0
 	}, ns.Stats().TCP.ListenOverflowSynDrop)
 	s.stamps = newSYNStamps(ns.Clock(), opts.TCP.SynRetries)
+	if !opts.TCP.KeepStaleACKWindows {
+		s.acks = newStaleACKs()
+	}
 	if err := s.build(); err != nil {
 		s.Close()
 		return nil, err
@@ -337,7 +350,7 @@ func (s *Stack) routeNIC(r Route) (tcpip.NICID, error) {
 func (s *Stack) addNIC(id tcpip.NICID, n NIC) error {
 	link := n.Link
 	if id != loopbackNIC {
-		link = newNICLink(link, s.flood, s.stamps)
+		link = newNICLink(link, s.flood, s.stamps, s.acks)
 	}
 	if err := s.ns.CreateNICWithOptions(id, link, netstack.NICOptions{Name: n.Name}); err != nil {
 		return fmt.Errorf("stack: NIC %q: %s", n.Name, err)
@@ -502,7 +515,7 @@ func (s *Stack) NICID(name string) (tcpip.NICID, bool) {
 }
 
 // GuardStats counts what the stack's link path did to repair netstack's
-// handshake.
+// TCP.
 type GuardStats struct {
 	// SYNFloodDrops is the number of received SYNs dropped because netstack
 	// had not yet answered as many as the flood guard lets wait for one
@@ -512,11 +525,20 @@ type GuardStats struct {
 	// advanced to the time they were sent (netstack resends a SYN with the
 	// timestamp of the first, which inflates the first RTT sample).
 	SYNRestamps uint64
+	// StaleACKWindows is the number of received segments whose window was
+	// set to that of a newer ACK received before them (they arrived
+	// reordered; netstack would have widened its send window past what the
+	// peer offered).
+	StaleACKWindows uint64
 }
 
-// GuardStats returns the counts of the stack's handshake guards.
+// GuardStats returns the counts of the stack's link-path repairs.
 func (s *Stack) GuardStats() GuardStats {
-	return GuardStats{SYNFloodDrops: s.flood.dropped.Load(), SYNRestamps: s.stamps.restamped.Load()}
+	g := GuardStats{SYNFloodDrops: s.flood.dropped.Load(), SYNRestamps: s.stamps.restamped.Load()}
+	if s.acks != nil {
+		g.StaleACKWindows = s.acks.rewritten.Load()
+	}
+	return g
 }
 
 // ErrUnknownHost is returned by LookupHost for a name that is neither an

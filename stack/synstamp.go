@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -209,17 +208,10 @@ func (s *synStamps) answered(pkt *netstack.PacketBuffer, in inboundTCP) *netstac
 // withoutAmbiguousEcho returns a copy of the received segment in pkt with
 // its TSecr set to 0 unless it echoes last, or nil if it does.
 func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32, src, dst tcpip.Address) *netstack.PacketBuffer {
-	frame := pkt.Data().AsRange().ToSlice()
-	end := len(frame)
-	if in.v6 {
-		end = min(end, header.IPv6MinimumSize+int(header.IPv6(frame).PayloadLength()))
-	} else {
-		end = min(end, int(header.IPv4(frame).TotalLength()))
-	}
-	if end < in.ipLen+header.TCPMinimumSize {
+	frame, th, ok := copySegment(pkt, in)
+	if !ok {
 		return nil
 	}
-	th := header.TCP(frame[in.ipLen:end])
 	ts := timestampOption(th)
 	if ts == nil || binary.BigEndian.Uint32(ts[4:]) == last {
 		return nil
@@ -230,10 +222,7 @@ func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32
 		xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(len(th)))
 		th.SetChecksum(^checksum.Checksum(th, xsum))
 	}
-	out := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
-	out.NetworkProtocolNumber = pkt.NetworkProtocolNumber
-	out.RXChecksumValidated = pkt.RXChecksumValidated
-	return out
+	return packetOf(frame, pkt)
 }
 
 // msSinceZero is the monotonic time t in netstack's timestamp units: whole
