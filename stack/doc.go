@@ -13,6 +13,15 @@
 // reads its TCP secrets and ephemeral ports from SecureRNG, so seeding
 // RandSource alone does not make two runs equal.
 //
+// New puts a link endpoint of its own in front of every NIC's link, which
+// repairs netstack's TCP where library users would otherwise meet its
+// defects: a SYN flood guard, fresh timestamps on retransmitted SYNs, and
+// the window of a newer ACK for an ACK that arrives after it (netstack
+// takes its send window from any ACK, so a reordering path widened it past
+// the peer's window and could stall a connection for good). RACK stays
+// off by default: netstack's RACK recovers from a run of lost small
+// segments one segment per retransmission timeout (TCPOptions.RACK).
+//
 // A Stack also owns a host table (name → addresses) so callers can resolve
 // "localhost" and configured names without the host's resolver, and the
 // keepalive defaults that netstack keeps per socket rather than per stack.

@@ -115,6 +115,15 @@ type TCPOptions struct {
 	// TestTailLossProbeBoundedByMaxRTO). Without it, SACK (RFC 6675) and
 	// NewReno recover, and a tail loss waits for one timeout.
 	//
+	// The stall for good that an echo over a reordering link showed with
+	// RACK on (usertcp demo --sim --seed 3 --latency 5ms --jitter 2ms
+	// --jitter-reorders --rack; an outside soak with 1 % reordering) was
+	// not RACK's: reordered ACKs widened netstack's send window past the
+	// peer's, which the link path now repairs for every stack (staleack.go,
+	// sim's TestReorderedACKWidensSendWindow: 4 of 10 seeds stalled, none
+	// now). RACK still stalls where TestSmallSegmentLossRecovery shows it:
+	// a run of lost small segments with thousands more in flight.
+	//
 	// The price of leaving it off is reordering: three duplicate ACKs
 	// count as a loss, so a path that reorders much halves the congestion
 	// window again and again. In sim, 16 MiB over a memlink with 5 ms of
