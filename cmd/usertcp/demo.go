@@ -246,8 +246,8 @@ func demo(w *world, serverName, clientName string, f demoFlags, stderr io.Writer
 
 func describeCounters(w *world, i int) string {
 	c := w.link[i].Counters()
-	return fmt.Sprintf("%d frames (%s), %d dropped, %d duplicated, %d corrupted, %d reordered",
-		c.Frames, humanBytes(float64(c.Bytes)), c.Dropped, c.Duplicated, c.Corrupted, c.Reordered)
+	return fmt.Sprintf("%d frames (%s), %d dropped, %d duplicated, %d corrupted, %d reordered, %d out of order",
+		c.Frames, humanBytes(float64(c.Bytes)), c.Dropped, c.Duplicated, c.Corrupted, c.Reordered, c.OutOfOrder)
 }
 
 func (r *report) print(out io.Writer, cfg *config.Config, f demoFlags) {

@@ -44,6 +44,7 @@ func TestDemoRackFlag(t *testing.T) {
 		code, out, errs := runCLI(t, args...)
 		require.Equal(t, 0, code, errs)
 		assert.Contains(t, out, "match: every byte came back in order")
+		assert.Regexp(t, `wire a→b: .*, 0 reordered, [1-9]\d* out of order`, out, "jitter's overtaking frames are counted as out of order")
 		m := retrans.FindStringSubmatch(out)
 		require.NotNil(t, m, out)
 		server, _ = strconv.Atoi(m[1])

@@ -145,6 +145,10 @@ type Counters struct {
 	Frames, Bytes uint64
 	// Dropped, Duplicated, Corrupted, Reordered: what the faults did.
 	Dropped, Duplicated, Corrupted, Reordered uint64
+	// OutOfOrder is the number of frames that left the delay line after
+	// a frame sent after them, whatever held them back (Reorder, or Jitter
+	// with JitterReorders).
+	OutOfOrder uint64
 	// Written and WrittenBytes reached the kernel; WriteErrors are frames
 	// it refused (a device that is down refuses every frame).
 	Written, WrittenBytes, WriteErrors uint64
@@ -371,7 +375,8 @@ func (e *Endpoint) Counters() Counters {
 	return Counters{
 		Frames: fc.Frames, Bytes: fc.Bytes,
 		Dropped: fc.Dropped, Duplicated: fc.Duplicated, Corrupted: fc.Corrupted, Reordered: dc.Reordered,
-		Written: d.txFrames.Load(), WrittenBytes: d.txBytes.Load(), WriteErrors: d.txErrors.Load(),
+		OutOfOrder: dc.OutOfOrder,
+		Written:    d.txFrames.Load(), WrittenBytes: d.txBytes.Load(), WriteErrors: d.txErrors.Load(),
 		Received: d.rxFrames.Load(), ReceivedBytes: d.rxBytes.Load(), Runts: d.rxErrors.Load(),
 		BadChecksums: d.rxBadChecksums.Load(),
 	}
