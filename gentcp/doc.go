@@ -36,6 +36,8 @@
 //	binary | list | {mode,M}              Binary, List, Mode(bool)
 //	{active, true|false|once|N}           Active(bool), ActiveOnce, ActiveN(n)
 //	{packet, 0|raw|1|2|4|line}            Packet(n), PacketRaw, PacketLine
+//	{packet, asn1|cdr|sunrm|fcgi|tpkt}    PacketASN1, PacketCDR, PacketSunRM, PacketFCGI, PacketTPKT
+//	                                      (delivered with their header; fcgi without its padding)
 //	{packet_size,N} {header,N}            PacketSize(n), Header(n)
 //	{line_delimiter,C}                    LineDelimiter(c)
 //	{backlog,B}  (default 5)              Backlog(b)
@@ -122,6 +124,7 @@
 //	stat.go      Port, Sockname, Peername and Getstat
 //	options.go   every option: parsing, defaults, validation        terms.go  ParseOptions (Erlang syntax)
 //	packet.go    {packet,_} framing over bytes                       data.go   Data
+//	packet_headers.go  asn1, cdr, sunrm, fcgi and tpkt: lengths read from a protocol header
 //	chunk.go     the arrays reads go into, pooled, and Data.Release
 //	errors.go    every Reason and the netstack error table           wait.go   Scheduler and the one wait
 //	process.go   Node and Process: mailboxes, Spawn, Exit            netconn.go  net.Conn and net.Listener
@@ -141,7 +144,8 @@
 //
 //   - Exceptions are errors. OTP exits with badarg or function_clause; Go
 //     code gets an error value that says so (ErrBadArg, FunctionClause).
-//   - A {packet,1|2|4} length above 64 MiB with packet_size 0 is emsgsize.
+//   - A packet length above 64 MiB with packet_size 0 is emsgsize
+//     ({packet,1|2|4} and the types framed by a protocol header).
 //     OTP would buffer up to 4 GiB for one packet; a hostile peer must not
 //     make a socket allocate without bound.
 //   - recbuf and sndbuf report netstack's buffer sizes, which differ from

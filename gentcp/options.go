@@ -59,6 +59,14 @@ var (
 	PacketRaw = Option{"packet", 0}
 	// PacketLine is {packet,line}.
 	PacketLine = Option{"packet", "line"}
+	// PacketASN1, PacketCDR, PacketSunRM, PacketFCGI and PacketTPKT are
+	// {packet,asn1|cdr|sunrm|fcgi|tpkt}: packets framed by their
+	// protocol's own header, delivered with the header.
+	PacketASN1  = Option{"packet", "asn1"}
+	PacketCDR   = Option{"packet", "cdr"}
+	PacketSunRM = Option{"packet", "sunrm"}
+	PacketFCGI  = Option{"packet", "fcgi"}
+	PacketTPKT  = Option{"packet", "tpkt"}
 	// DeliverPort and DeliverTerm choose the data message shape.
 	DeliverPort = Option{"deliver", "port"}
 	DeliverTerm = Option{"deliver", "term"}
@@ -171,7 +179,44 @@ const (
 	packet2    packetType = 2
 	packet4    packetType = 4
 	packetLine packetType = -1
+	// The types framed by a protocol header (packet_headers.go) are
+	// named by their atom.
+	packetASN1  packetType = -2
+	packetCDR   packetType = -3
+	packetSunRM packetType = -4
+	packetFCGI  packetType = -5
+	packetTPKT  packetType = -6
 )
+
+// packetAtoms names the packet types given as atoms, as inet:setopts
+// takes them and getopts returns them.
+var packetAtoms = map[packetType]string{
+	packetLine: "line", packetASN1: "asn1", packetCDR: "cdr", packetSunRM: "sunrm",
+	packetFCGI: "fcgi", packetTPKT: "tpkt",
+}
+
+// packetOf is the packet type an option value names: 0, raw, 1, 2, 4 or
+// one of packetAtoms.
+func packetOf(v any) (packetType, bool) {
+	switch v {
+	case 0, "raw":
+		return packetRaw, true
+	case 1:
+		return packet1, true
+	case 2:
+		return packet2, true
+	case 4:
+		return packet4, true
+	}
+	if a, ok := v.(string); ok {
+		for t, name := range packetAtoms {
+			if name == a {
+				return t, true
+			}
+		}
+	}
+	return 0, false
+}
 
 // activeKind is the {active,_} setting.
 type activeKind int
@@ -369,20 +414,11 @@ func (o *sockOpts) set(op operation, opt Option) error {
 			}
 		}
 	case "packet":
-		switch v {
-		case 0, "raw":
-			o.packet = packetRaw
-		case 1:
-			o.packet = packet1
-		case 2:
-			o.packet = packet2
-		case 4:
-			o.packet = packet4
-		case "line":
-			o.packet = packetLine
-		default:
-			return bad(op, opt, "want 0, raw, 1, 2, 4 or line")
+		t, ok := packetOf(v)
+		if !ok {
+			return bad(op, opt, "want 0, raw, 1, 2, 4, line, asn1, cdr, sunrm, fcgi or tpkt")
 		}
+		o.packet = t
 	case "packet_size":
 		return intOpt(&o.packetSize, 0)
 	case "header":
@@ -573,8 +609,8 @@ func (o *sockOpts) get(name string) Option {
 		}
 		return Option{"active", false}
 	case "packet":
-		if o.packet == packetLine {
-			return Option{"packet", "line"}
+		if a, ok := packetAtoms[o.packet]; ok {
+			return Option{"packet", a}
 		}
 		return Option{"packet", int(o.packet)}
 	case "packet_size":

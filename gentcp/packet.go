@@ -49,6 +49,14 @@ type framing struct {
 	buffer     int  // the buffer option: raw chunk and line split size
 }
 
+// framing is what decodePacket needs of the socket's options.
+func (o *sockOpts) framing() framing {
+	return framing{
+		packet: o.packet, packetSize: o.packetSize, delimiter: o.lineDelimiter,
+		buffer: o.buffer,
+	}
+}
+
 // decodePacket takes the next packet from buf. It returns the payload and
 // how many bytes of buf it used. used == 0 with a nil error means buf holds
 // no complete packet yet; need then says how many bytes buf must hold in
@@ -110,6 +118,8 @@ func decodePacket(buf []byte, f framing) (payload []byte, used, need int, err er
 			return buf[:split], split, 0, nil
 		}
 		return nil, 0, len(buf) + 1, nil
+	case packetASN1, packetCDR, packetSunRM, packetFCGI, packetTPKT:
+		return decodeProtocolPacket(buf, f)
 	}
 	return nil, 0, 0, Einval
 }

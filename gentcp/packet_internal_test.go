@@ -144,8 +144,14 @@ func FuzzDecodePacket(f *testing.F) {
 	f.Add([]byte{3, 'a', 'b', 'c'}, uint8(1), uint32(2), uint16(1460), byte('\n'))
 	f.Add([]byte("line one\nline two"), uint8(5), uint32(0), uint16(4), byte('\n'))
 	f.Add([]byte{}, uint8(0), uint32(0), uint16(0), byte(0))
+	f.Add([]byte{0x1f, 0x81, 0x82, 5, 2, 1, 2, 0x30, 0x84, 0, 0, 0, 1, 0}, uint8(5), uint32(0), uint16(1460), byte(0))
+	f.Add([]byte("GIOP\x01\x00\x01\x00\x02\x00\x00\x00ab"), uint8(6), uint32(0), uint16(1460), byte(0))
+	f.Add([]byte{128, 0, 0, 2, 'a', 'b', 0, 0, 0, 0}, uint8(7), uint32(2), uint16(1460), byte(0))
+	f.Add([]byte{1, 1, 0, 1, 0, 2, 3, 0, 'a', 'b', 0, 0, 0}, uint8(8), uint32(5), uint16(1460), byte(0))
+	f.Add([]byte{3, 0, 0, 6, 'a', 'b', 3, 0, 0, 3}, uint8(9), uint32(0), uint16(1460), byte(0))
 	f.Fuzz(func(t *testing.T, buf []byte, kind uint8, packetSize uint32, buffer uint16, delim byte) {
-		types := []packetType{packetRaw, packet1, packet2, packet4, packetLine}
+		types := []packetType{packetRaw, packet1, packet2, packet4, packetLine,
+			packetASN1, packetCDR, packetSunRM, packetFCGI, packetTPKT}
 		fr := framing{packet: types[int(kind)%len(types)], packetSize: int(packetSize), buffer: int(buffer), delimiter: delim}
 		rest := buf
 		for range 1000 {

@@ -424,10 +424,7 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 		}
 		payload, used = s.rbuf[:length], length
 	} else {
-		p, u, _, err := decodePacket(s.rbuf, framing{
-			packet: s.o.packet, packetSize: s.o.packetSize,
-			delimiter: s.o.lineDelimiter, buffer: s.o.buffer,
-		})
+		p, u, _, err := decodePacket(s.rbuf, s.o.framing())
 		if err != nil && judgeSize {
 			return Data{}, err, false
 		}

@@ -146,7 +146,10 @@ all() ->
      shutdown_write_send_closes_socket, shutdown_write_send_eoc_false, shutdown_write_send_active,
      eoc_false_failed_send_fd_closed, eoc_false_reset_send_fd_closed, eoc_false_recv_closed_fd_open,
      eoc_recv_closed_fd_closed, eoc_failed_send_fd_closed,
-     getstat_dvi, connect_nxdomain
+     getstat_dvi, connect_nxdomain,
+     %% issue 20: the rest of {packet, Type}
+     packet_protocol_passive, packet_protocol_active, packet_protocol_invalid,
+     packet_protocol_invalid_active
     ].
 
 %% ===================================================================================
@@ -2039,3 +2042,70 @@ connect_nxdomain() ->
      x(fun() -> gen_tcp:listen(0, [{ip, "localhost"}]) end),
      x(fun() -> gen_tcp:listen(0, [{ifaddr, "localhost"}]) end),
      x(fun() -> gen_tcp:listen(0, [{ifaddr, "nosuchhost.invalid"}]) end)].
+
+%% ===================================================================================
+%% issue 20: the rest of {packet, Type}
+%% ===================================================================================
+
+%% Two whole packets and the start of a third, for each type framed by its own header.
+protocol_wire() ->
+    [{asn1, <<48,3,1,2,3, 16#1f,16#81,1,2,9,9, 48>>},
+     {cdr, <<"GIOP",1,0,0,0,0,0,0,2,"ab", "GIOP",1,2,1,0,1,0,0,0,"c", "GI">>},
+     {sunrm, <<128,0,0,2,"ab", 0,0,0,0, 0>>},
+     {fcgi, <<1,1,0,1,0,2,3,0,"ab",0,0,0, 1,5,0,1,0,0,0,0, 1>>},
+     {tpkt, <<3,0,0,6,"ab", 3,0,0,4, 3>>}].
+
+%% A packet whose body is packet_size (4), then a header OTP refuses or one over it.
+protocol_invalid() ->
+    [{asn1, <<48,4,1,2,3,4>>, <<48,5,1,2,3,4,5>>},
+     {cdr, <<"GIOP",1,0,0,0,0,0,0,4,"abcd">>, <<"GIOX",1,0,0,0,0,0,0,0>>},
+     {sunrm, <<0,0,0,4,"abcd">>, <<0,0,0,5,"abcde">>},
+     {fcgi, <<1,1,0,1,0,2,2,0,"ab",0,0>>, <<2,1,0,1,0,0,0,0>>},
+     {tpkt, <<3,0,0,8,"abcd">>, <<3,0,0,3>>}].
+
+%% issue 20 packet_protocol_passive: asn1, cdr, sunrm, fcgi, tpkt deliver each packet with
+%% its header (fcgi without padding) and wait for the rest of a partial one; getopts names the type
+packet_protocol_passive() ->
+    [begin
+         {L, C, A} = pair([], [{packet, T}]),
+         ok = gen_tcp:send(A, W), sl(),
+         R = {T, gen_tcp:recv(C, 0, 500), gen_tcp:recv(C, 0, 500), gen_tcp:recv(C, 0, 100),
+              inet:getopts(C, [packet])},
+         gen_tcp:close(C), gen_tcp:close(A), gen_tcp:close(L),
+         R
+     end || {T, W} <- protocol_wire()].
+
+%% issue 20 packet_protocol_active: the same in {active,true}, then the peer closes
+packet_protocol_active() ->
+    [begin
+         {L, C, A} = pair([], [{packet, T}, {active, true}]),
+         ok = gen_tcp:send(A, W), sl(),
+         ok = gen_tcp:close(A),
+         R = {T, msgs()},
+         gen_tcp:close(C), gen_tcp:close(L),
+         R
+     end || {T, W} <- protocol_wire()].
+
+%% issue 20 packet_protocol_invalid: packet_size bounds the body, a bad header is emsgsize
+%% and the socket closes, as for {packet,2}
+packet_protocol_invalid() ->
+    [begin
+         {L, C, A} = pair([], [{packet, T}, {packet_size, 4}]),
+         ok = gen_tcp:send(A, Good), sl(),
+         ok = gen_tcp:send(A, Bad), sl(),
+         R = {T, gen_tcp:recv(C, 0, 500), gen_tcp:recv(C, 0, 500), gen_tcp:recv(C, 0, 500)},
+         gen_tcp:close(C), gen_tcp:close(A), gen_tcp:close(L),
+         R
+     end || {T, Good, Bad} <- protocol_invalid()].
+
+%% issue 20 packet_protocol_invalid_active: active: the packet, tcp_error emsgsize, tcp_closed
+packet_protocol_invalid_active() ->
+    [begin
+         {L, C, A} = pair([], [{packet, T}, {packet_size, 4}, {active, true}]),
+         ok = gen_tcp:send(A, Good),
+         M1 = next(),
+         ok = gen_tcp:send(A, Bad), sl(),
+         R = {T, [M1 | msgs()]},
+         gen_tcp:close(C), gen_tcp:close(A), gen_tcp:close(L),
+         R
+     end || {T, Good, Bad} <- protocol_invalid()].
