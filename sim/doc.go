@@ -42,6 +42,14 @@
 // test with the seed and the first divergent frame if the traces differ;
 // a failing seed, run again, fails the same way at the same virtual time.
 //
+// A Result also holds what a picture of the run needs, outside the
+// hash: each frame's send time and what happened to it on the way
+// (Frame.Fate, Duplicate, Corrupted, Held), the frames that never
+// arrived (Undelivered) and the run's Events (network changes, crashes,
+// restarts, process ends and failures, Note). Package sim/timeline draws
+// it as a sequence diagram, SVG or text; its Repeat saves the timeline
+// of a failing seed.
+//
 // # Rules
 //
 // A simulated process may block only in gentcp calls and Process.Sleep.

@@ -3,9 +3,13 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 
 	"github.com/usertcp/usertcp/link/memlink"
 )
@@ -13,13 +17,15 @@ import (
 // Fate is what became of a frame.
 type Fate int
 
-// The fates of a frame. Result.Frames holds the Delivered and Down ones
-// (both reached the receiver's port, and the trace hash), the others are
-// in Result.Undelivered.
+// The fates of a frame. Result.Frames holds the frames that reached the
+// receiver's port (in the trace hash): Delivered, and some Down ones;
+// the others are in Result.Undelivered.
 const (
 	// Delivered: the receiving stack took it.
 	Delivered Fate = iota
-	// Down: it reached a host that was down (crashed); no stack took it.
+	// Down: its receiver was down (crashed); no stack took it. In
+	// Frames if it reached the receiver's port as it closed, in
+	// Undelivered if it was sent after (At is then its send time).
 	Down
 	// Dropped: the link's Loss dropped it as it was sent.
 	Dropped
@@ -171,6 +177,32 @@ func (s *Sim) frameOf(from, to *host, b []byte, at time.Duration) Frame {
 	return f
 }
 
+// hostByAddr returns the host whose address a frame is sent to, nil if
+// none has it or the frame is no IP packet.
+func (s *Sim) hostByAddr(b []byte) *host {
+	if s.opts.Link.Ethernet {
+		if len(b) < header.EthernetMinimumSize {
+			return nil
+		}
+		b = b[header.EthernetMinimumSize:]
+	}
+	var dst netip.Addr
+	switch {
+	case len(b) >= header.IPv4MinimumSize && header.IPVersion(b) == header.IPv4Version:
+		dst, _ = netip.AddrFromSlice(header.IPv4(b).DestinationAddressSlice())
+	case len(b) >= header.IPv6MinimumSize && header.IPVersion(b) == header.IPv6Version:
+		dst, _ = netip.AddrFromSlice(header.IPv6(b).DestinationAddressSlice())
+	default:
+		return nil
+	}
+	for _, h := range s.hosts {
+		if slices.Contains(h.addrs(), dst) {
+			return h
+		}
+	}
+	return nil
+}
+
 // sent is the network's observer: a frame entered the network.
 func (j *journal) sent(m memlink.Sent) {
 	s := j.s
@@ -180,6 +212,15 @@ func (j *journal) sent(m memlink.Sent) {
 	defer j.mu.Unlock()
 	if j.closed || from == nil || j.down[from.index] {
 		return
+	}
+	if m.Unroutable {
+		// To a host that is down (its port is gone): a frame to it.
+		if h := s.hostByAddr(m.Bytes); h != nil && j.down[h.index] {
+			f := s.frameOf(from, h, m.Bytes, s.Now())
+			f.Fate = Down
+			j.undelivered = append(j.undelivered, f)
+			return
+		}
 	}
 	f := s.frameOf(from, to, m.Bytes, s.Now())
 	switch {
