@@ -169,8 +169,9 @@ func TestJournal_Events(t *testing.T) {
 // TestJournal_CrashLosesFramesOnTheWay: n1 and n2 each send a message at
 // 1 s over 1 ms; n1 crashes half a millisecond later. n1's segment is
 // lost with its sender (Crashed, at the crash); n2's reaches a host that
-// is down (Down, in Frames and the trace); n1 sends nothing more, though
-// its stack closes its connection.
+// is down (Down, in Frames and the trace), and so does the FIN n2 sends
+// at 1.1 s (Down, in Undelivered: n1's port is gone); n1 sends nothing
+// more, though its stack closes its connection.
 func TestJournal_CrashLosesFramesOnTheWay(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const crashAt = time.Second + 500*time.Microsecond
@@ -209,13 +210,15 @@ func TestJournal_CrashLosesFramesOnTheWay(t *testing.T) {
 		})
 	})
 	require.NoError(t, err)
-	var crashed, down []sim.Frame
-	for _, f := range append(res.Undelivered, res.Frames...) {
-		switch f.Fate {
-		case sim.Crashed:
+	var crashed, down, downLater []sim.Frame
+	for i, f := range append(res.Frames, res.Undelivered...) {
+		switch {
+		case f.Fate == sim.Crashed:
 			crashed = append(crashed, f)
-		case sim.Down:
+		case f.Fate == sim.Down && i < len(res.Frames):
 			down = append(down, f)
+		case f.Fate == sim.Down:
+			downLater = append(downLater, f)
 		}
 		if f.From == "n1" {
 			assert.Less(t, f.Sent, crashAt, "n1 sent %v after its crash", f)
@@ -229,6 +232,12 @@ func TestJournal_CrashLosesFramesOnTheWay(t *testing.T) {
 	assert.Equal(t, time.Second, down[0].Sent)
 	assert.Equal(t, time.Second+time.Millisecond, down[0].At)
 	assert.Equal(t, "n1", down[0].To)
+	require.NotEmpty(t, downLater)
+	fin := downLater[0]
+	assert.Equal(t, 1100*time.Millisecond, fin.Sent)
+	assert.Equal(t, fin.Sent, fin.At)
+	assert.Equal(t, "n1", fin.To)
+	assert.Contains(t, fin.String(), "[F.]")
 }
 
 // TestJournal_Unroutable: a SYN to an address no host has is Unroutable,
