@@ -26,6 +26,9 @@ type demoFlags struct {
 	port   int
 	mtu    int
 	sim    bool
+	// timeline: demo --sim writes the run's timeline here (.svg, or "-"
+	// for text on stdout).
+	timeline string
 	impairFlags
 }
 
@@ -49,6 +52,7 @@ Flags:
 	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
 	f.impairFlags.register(fs)
 	fs.BoolVar(&f.sim, "sim", false, "run in a deterministic simulation: virtual time (latency 1ms unless set), the same report for the same --seed")
+	fs.StringVar(&f.timeline, "timeline", "", "with --sim: write the run's timeline to this file (SVG if it ends in .svg, else text; - for text on stdout)")
 	if err := parseFlags(fs, args, help, stdout); err != nil {
 		return err
 	}
@@ -70,6 +74,9 @@ Flags:
 		}
 		defer pcapFile.Close()
 		pcapW = pcapFile
+	}
+	if f.timeline != "" && !f.sim {
+		return usageError{errors.New("--timeline needs --sim")}
 	}
 	if f.sim {
 		return runSimDemo(cfg, f, pcapW, stdout, stderr)

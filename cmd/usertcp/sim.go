@@ -12,6 +12,7 @@ import (
 	"github.com/usertcp/usertcp/gentcp"
 	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/sim"
+	"github.com/usertcp/usertcp/sim/timeline"
 )
 
 // simDefaultLatency is the one-way latency of demo --sim when none is
@@ -85,6 +86,11 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr 
 		s.Go(cli, func(p *gentcp.Process) error { return simEchoClient(s, p, server.Name, srv, f, rep, prog) })
 	})
 	p.Stop()
+	if f.timeline != "" && res != nil {
+		if terr := writeTimeline(f.timeline, res, stdout); terr != nil {
+			return errors.Join(err, terr)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -100,6 +106,22 @@ func runSimDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr 
 			f.pcap, sim.Epoch.Format(time.DateOnly), f.pcap)
 	}
 	return nil
+}
+
+// writeTimeline writes the run's timeline (--timeline): text on stdout
+// for "-", else a file, SVG if its name ends in .svg.
+func writeTimeline(path string, res *sim.Result, stdout io.Writer) error {
+	if path != "-" {
+		if err := timeline.WriteFile(path, res, timeline.Options{}); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
+		}
+		return nil
+	}
+	tl, err := timeline.New(res, timeline.Options{})
+	if err != nil {
+		return fmt.Errorf("--timeline: %w", err)
+	}
+	return tl.WriteText(stdout)
 }
 
 // simEchoServer accepts one connection and echoes it until the peer
