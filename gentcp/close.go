@@ -26,6 +26,20 @@ func (s *Socket) closeEndpointLocked(abort bool) {
 		s.ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true, Timeout: 0})
 	}
 	s.ep.Close()
+	s.freeSlotLocked()
+}
+
+// freeSlotLocked gives the socket's place under the node's cap
+// (SetMaxSockets) back once both the handle and the endpoint are closed.
+// A handle closed with output still queued keeps its endpoint, drain and
+// queue until the queue is sent, so it counts until then, as OTP counts a
+// closed port until its driver queue has drained (checked on erl 25: the
+// port and port_count stay after close/1 returns, until the peer reads).
+func (s *Socket) freeSlotLocked() {
+	if s.closed && s.epClosed && !s.slotFreed {
+		s.slotFreed = true
+		s.node.open.Add(-1)
+	}
 }
 
 // closeHandleLocked marks the handle closed and releases its owner.
@@ -34,7 +48,7 @@ func (s *Socket) closeHandleLocked() {
 		return
 	}
 	s.closed = true
-	s.node.open.Add(-1)
+	s.freeSlotLocked()
 	if s.kickArmed {
 		s.kickArmed = false
 		s.parked.Store(false)

@@ -202,3 +202,53 @@ func TestMailboxClosesWhenProcessExits(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketCapCountsClosingSockets: a socket closed with output still
+// queued keeps its endpoint, drain and queue, so it counts under the
+// node's cap (SetMaxSockets) until the queue is sent; OTP counts such a
+// port too (erl 25: port_count and port_info keep a closed port until the
+// peer reads its queue). Both ways of closing: the owner's exit, and
+// close/1 giving up its wait (linger 1 s). With a cap of 4, 21 endpoints
+// lived before.
+func TestSocketCapCountsClosingSockets(t *testing.T) {
+	for _, how := range []string{"owner exits", "close with linger 1 s"} {
+		t.Run(how, func(t *testing.T) {
+			e := newEnvTCP(t, smallBuffers)
+			e.client.SetMaxSockets(1)
+			l, port := e.listen(passive...)
+			q := e.client.NewProcess()
+			c, err := q.Connect("10.0.0.1", port, hang, append(passive, gentcp.LingerOpt(true, 1))...)
+			require.NoError(t, err)
+			a, err := e.sp.Accept(l, hang)
+			require.NoError(t, err)
+			const total = 1 << 20
+			require.NoError(t, c.Send(make([]byte, total)), "one large send is queued")
+			if how == "owner exits" {
+				q.Exit()
+			} else {
+				require.NoError(t, c.Close())
+				q.Exit()
+			}
+			assert.Equal(t, 1, e.client.OpenSockets(), "the closed socket with 1 MiB queued")
+			_, err = e.cp.Connect("10.0.0.1", port, hang, passive...)
+			assert.Equal(t, gentcp.Emfile, err, "a connect while the closed socket still sends")
+
+			got := 0
+			for got < total {
+				d, err := a.Recv(0, hang)
+				require.NoError(t, err, "after %d of %d bytes", got, total)
+				got += len(d.Bytes)
+			}
+			deadline := time.Now().Add(hang)
+			for e.client.OpenSockets() != 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			assert.Equal(t, 0, e.client.OpenSockets(), "the queue was sent")
+			c2, err := e.cp.Connect("10.0.0.1", port, hang, passive...)
+			require.NoError(t, err, "a connect after the queue went out")
+			c2.Close()
+			a.Close()
+			l.Close()
+		})
+	}
+}

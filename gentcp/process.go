@@ -38,10 +38,13 @@ type Node struct {
 // SetMaxSockets caps how many sockets the node may have open at once;
 // connect, listen and accept beyond it fail with emfile, as a process
 // out of file descriptors does, instead of exhausting memory. 0 removes
-// the cap.
+// the cap. A socket closed with output still queued counts until the
+// queue has gone out and its endpoint is closed, as a closed Erlang port
+// counts until its queue drains.
 func (n *Node) SetMaxSockets(max int) { n.maxSockets.Store(int64(max)) }
 
-// OpenSockets returns how many sockets of the node are open.
+// OpenSockets returns how many sockets of the node are open, closed ones
+// still sending their queued output included.
 func (n *Node) OpenSockets() int { return int(n.open.Load()) }
 
 // reserveSocket counts a socket about to be made, or returns Emfile. The

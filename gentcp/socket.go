@@ -91,6 +91,7 @@ type Socket struct {
 	eofSeen        bool // exit_on_close false: recv has reported the EOF; recv says closed from now on
 	shutWr         bool // shutdown(write) was called
 	epClosed       bool
+	slotFreed      bool // the node's count of open sockets no longer has it (freeSlotLocked)
 
 	// Send side: what the endpoint did not take yet (OTP's driver queue).
 	sq            [][]byte
