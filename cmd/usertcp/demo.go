@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/usertcp/usertcp/config"
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/link/memlink"
 )
 
 // demoFlags are the demo's knobs; impairment flags override the config.
@@ -26,6 +25,7 @@ type demoFlags struct {
 	port   int
 	mtu    int
 	sim    bool
+	hosts  int
 	// timeline: demo --sim writes the run's timeline here (.svg, or "-"
 	// for text on stdout).
 	timeline string
@@ -42,6 +42,12 @@ a client on the other. The client measures the handshake, round trips and a bulk
 checked by SHA-256, and the demo reports what happened on the wire. The report goes to
 stdout, progress to stderr.
 
+With --hosts N, a server and N-1 clients on one in-memory network (memlink's network:
+a frame goes to the port of its destination), all clients at once, and a report per
+client. The hosts are "server" (10.0.0.1/16, fd00:75::1/64) and "client1".. (10.0.0.2,
+fd00:75::2, ...); each takes the TCP settings of the config's first stack (the server)
+or its second (the clients), and every pair of hosts the link's faults.
+
 Flags:
 `
 	fs.StringVar(&f.config, "config", "", "config file (TOML); default: the embedded two-stack setup")
@@ -51,6 +57,7 @@ Flags:
 	fs.IntVar(&f.port, "port", 7, "the echo server's port")
 	fs.IntVar(&f.mtu, "mtu", 0, "link MTU (default: the config's)")
 	f.impairFlags.register(fs)
+	fs.IntVar(&f.hosts, "hosts", 2, fmt.Sprintf("`N` hosts: a server and N-1 clients, 2..%d (more than 2: on a network, a report per client)", maxDemoHosts))
 	fs.BoolVar(&f.sim, "sim", false, "run in a deterministic simulation: virtual time (latency 1ms unless set), the same report for the same --seed")
 	fs.StringVar(&f.timeline, "timeline", "", "with --sim: write the run's timeline to this file (SVG if it ends in .svg, else text; - for text on stdout)")
 	if err := parseFlags(fs, args, help, stdout); err != nil {
@@ -81,7 +88,24 @@ Flags:
 	if f.sim {
 		return runSimDemo(cfg, f, pcapW, stdout, stderr)
 	}
-	w, err := build(cfg, pcapW)
+	if f.hosts > 2 {
+		err = runHostsDemo(cfg, f, pcapW, stdout, stderr)
+	} else {
+		err = runLinkDemo(cfg, f, pcapW, stdout, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if pcapFile != nil {
+		fmt.Fprintf(stdout, "capture:       %s (read it with: tcpdump -nn -r %s)\n", f.pcap, f.pcap)
+	}
+	return nil
+}
+
+// runLinkDemo is the demo of two stacks on a link (memlink.New), the
+// config's first as the server, its second as the client.
+func runLinkDemo(cfg *config.Config, f demoFlags, pcap io.Writer, stdout, stderr io.Writer) error {
+	w, err := build(cfg, pcap)
 	if err != nil {
 		return err
 	}
@@ -89,15 +113,14 @@ Flags:
 	if len(cfg.Stacks) < 2 {
 		return errors.New("the demo needs two stacks, one on each end of the link")
 	}
-	serverName, clientName := cfg.Stacks[0].Name, cfg.Stacks[1].Name
-	rep, err := demo(w, serverName, clientName, f, stderr)
+	reps, err := demo(w, cfg.Stacks[0].Name, []string{cfg.Stacks[1].Name}, f, stderr)
 	if err != nil {
 		return err
 	}
+	rep := reps[0]
+	rep.linkA = describeCounters(w.link[0].Counters())
+	rep.linkB = describeCounters(w.link[1].Counters())
 	rep.print(stdout, cfg, f)
-	if pcapFile != nil {
-		fmt.Fprintf(stdout, "capture:       %s (read it with: tcpdump -nn -r %s)\n", f.pcap, f.pcap)
-	}
 	return nil
 }
 
@@ -113,6 +136,12 @@ func (f *demoFlags) apply(cfg *config.Config) error {
 	}
 	if f.port < 1 || f.port > 65535 {
 		return fmt.Errorf("--port %d: want 1..65535", f.port)
+	}
+	if f.hosts < 2 || f.hosts > maxDemoHosts {
+		return fmt.Errorf("--hosts %d: want 2..%d (a server and at least one client)", f.hosts, maxDemoHosts)
+	}
+	if f.hosts > 2 && cfg.Link.Kind != config.Memlink {
+		return fmt.Errorf("--hosts %d needs a memlink link, not %q", f.hosts, cfg.Link.Kind)
 	}
 	return nil
 }
@@ -131,168 +160,131 @@ type report struct {
 	linkA, linkB       string
 }
 
-func demo(w *world, serverName, clientName string, f demoFlags, stderr io.Writer) (*report, error) {
-	srv, cli := w.nodes[serverName], w.nodes[clientName]
-	rep := &report{server: serverName, client: clientName}
-	prog := &demoProgress{pingsWant: f.pings, bytes: f.bytes}
+// demo runs the echo server on the server's node and a client on each
+// client's node, all at once, in real time, and returns a report per
+// client, in order (the server's counts are in each).
+func demo(w *world, serverName string, clientNames []string, f demoFlags, stderr io.Writer) ([]*report, error) {
+	n := len(clientNames)
+	prog := &demoProgress{pingsWant: f.pings * n, bytes: f.bytes * int64(n)}
 	defer startProgress(stderr, prog.status).Stop()
 
-	// The server: gen_tcp:listen, then one acceptor that echoes. Its
-	// options override the config's defaults where the echo needs them.
+	// The server listens before any client connects, then serves in a
+	// goroutine of its own.
+	srv := w.nodes[serverName]
 	sp := srv.NewProcess()
 	defer sp.Exit()
-	ls, err := sp.Listen(f.port, gentcp.Binary, gentcp.Active(false), gentcp.PacketRaw, gentcp.Buffer(64<<10), gentcp.Nodelay(true))
+	ls, err := listenEcho(sp, f.port, n)
 	if err != nil {
-		return nil, fmt.Errorf("server listen on port %d: %w", f.port, err)
+		return nil, err
 	}
 	echoDone := make(chan error, 1)
-	srv.Spawn(func(p *gentcp.Process) {
-		s, err := p.Accept(ls, gentcp.Infinity)
-		if err != nil {
-			echoDone <- err
-			return
-		}
-		for {
-			d, err := s.Recv(0, gentcp.Infinity)
-			if err != nil {
-				s.Close()
-				if errors.Is(err, gentcp.Closed) {
-					err = nil
-				}
-				echoDone <- err
-				return
-			}
-			if err := s.Send(d.Bytes); err != nil {
-				echoDone <- err
-				return
-			}
-		}
-	})
+	go func() { echoDone <- serveEchoes(sp, ls, n) }()
 
-	cp := cli.NewProcess()
-	defer cp.Exit()
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, n)
+	reps := make([]*report, n)
+	procs := make([]*gentcp.Process, n)
 	start := time.Now()
-	c, err := cp.Connect(serverName, f.port, 10*time.Second, gentcp.Binary, gentcp.Active(false), gentcp.PacketRaw, gentcp.Buffer(64<<10), gentcp.Nodelay(true))
-	if err != nil {
-		return nil, fmt.Errorf("client connect to %s:%d: %w", serverName, f.port, err)
+	now := func() time.Duration { return time.Since(start) }
+	for i, name := range clientNames {
+		reps[i] = &report{server: serverName, client: name}
+		procs[i] = w.nodes[name].Spawn(func(p *gentcp.Process) {
+			err := echoClient(p, now, uint64(w.cfg.Link.Seed), i, serverName, f, reps[i], prog)
+			reps[i].retrans[1], reps[i].segs[1] = tcpCounts(p.Node())
+			results <- result{i, err}
+		})
 	}
-	rep.handshake = time.Since(start)
-	if a, err := c.Peername(); err == nil {
-		rep.serverAddr = a.String()
-	}
-
-	// Round trips: one byte out, one byte back.
-	one := []byte{'x'}
-	for range f.pings {
-		t0 := time.Now()
-		if err := c.Send(one); err != nil {
-			return nil, fmt.Errorf("ping send: %w", err)
+	var failed error
+	for range n {
+		r := <-results
+		if r.err == nil || failed != nil {
+			continue
 		}
-		if _, err := c.Recv(1, 10*time.Second); err != nil {
-			return nil, fmt.Errorf("ping recv: %w", err)
+		failed = r.err
+		if n > 1 {
+			failed = fmt.Errorf("%s: %w", clientNames[r.i], r.err)
 		}
-		rep.rtts = append(rep.rtts, time.Since(t0))
-		prog.pinged.Add(1)
-	}
-
-	// Bulk echo: a writer sends random bytes while this goroutine reads the
-	// echo; both sides hash what they saw.
-	var seed [32]byte
-	seed[0] = byte(w.cfg.Link.Seed)
-	rng := rand.NewChaCha8(seed)
-	chunk := make([]byte, 64<<10)
-	sendErr := make(chan error, 1)
-	hSent := sha256.New()
-	start = time.Now()
-	prog.bulkStart.Store(start.UnixNano())
-	go func() {
-		left := f.bytes
-		for left > 0 {
-			n := min(int64(len(chunk)), left)
-			rng.Read(chunk[:n])
-			hSent.Write(chunk[:n])
-			if err := c.Send(chunk[:n]); err != nil {
-				sendErr <- err
-				return
-			}
-			rep.sent += n
-			left -= n
+		// The others and the server cannot finish now: end them.
+		for _, p := range procs {
+			p.Exit()
 		}
-		sendErr <- nil
-	}()
-	hEcho := sha256.New()
-	for rep.echoed < f.bytes {
-		d, err := c.Recv(0, 30*time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("bulk recv after %d bytes: %w", rep.echoed, err)
-		}
-		hEcho.Write(d.Bytes)
-		rep.echoed += int64(len(d.Bytes))
-		prog.echoed.Store(rep.echoed)
+		sp.Exit()
 	}
-	rep.bulk = time.Since(start)
-	if err := <-sendErr; err != nil {
-		return nil, fmt.Errorf("bulk send: %w", err)
+	if err := <-echoDone; failed == nil {
+		failed = err
 	}
-	copy(rep.sumSent[:], hSent.Sum(nil))
-	copy(rep.sumEchoed[:], hEcho.Sum(nil))
-	c.Close()
-	if err := <-echoDone; err != nil {
-		return nil, fmt.Errorf("echo server: %w", err)
+	if failed != nil {
+		return nil, failed
 	}
-	ls.Close()
-	for i, name := range []string{serverName, clientName} {
-		st := w.stacks[name].Netstack().Stats().TCP
-		rep.retrans[i] = st.Retransmits.Value()
-		rep.segs[i] = st.SegmentsSent.Value()
+	sr, ss := tcpCounts(srv)
+	for _, r := range reps {
+		r.retrans[0], r.segs[0] = sr, ss
 	}
-	rep.linkA = describeCounters(w, 0)
-	rep.linkB = describeCounters(w, 1)
-	return rep, nil
+	return reps, nil
 }
 
-func describeCounters(w *world, i int) string {
-	c := w.link[i].Counters()
+// describeCounters says what the frames of a direction (or of the whole
+// network) did.
+func describeCounters(c memlink.Counters) string {
 	return fmt.Sprintf("%d frames (%s), %d dropped, %d duplicated, %d corrupted, %d reordered, %d out of order",
 		c.Frames, humanBytes(float64(c.Bytes)), c.Dropped, c.Duplicated, c.Corrupted, c.Reordered, c.OutOfOrder)
 }
 
 func (r *report) print(out io.Writer, cfg *config.Config, f demoFlags) {
-	l := cfg.Link
+	fmt.Fprintf(out, "usertcp demo: stack %q and stack %q on an in-memory link (%s). No kernel sockets were used.\n", r.server, r.client, describeLink(cfg.Link))
+	r.printMeasures(out, "")
+	fmt.Fprintf(out, "retransmits:   %s %d of %d segments, %s %d of %d segments\n", r.server, r.retrans[0], r.segs[0], r.client, r.retrans[1], r.segs[1])
+	fmt.Fprintf(out, "wire a→b:      %s\n", r.linkA)
+	fmt.Fprintf(out, "wire b→a:      %s\n", r.linkB)
+}
+
+// describeLink gives the link's MTU and, if it has any, its faults.
+func describeLink(l config.Link) string {
 	mtu := l.MTU
 	if mtu == 0 {
 		mtu = 1500
 	}
-	fmt.Fprintf(out, "usertcp demo: stack %q and stack %q on an in-memory link (MTU %d", r.server, r.client, mtu)
+	s := fmt.Sprintf("MTU %d", mtu)
 	if l.Loss > 0 || l.Duplicate > 0 || l.Corrupt > 0 || l.Reorder > 0 || l.Latency > 0 || l.Jitter > 0 || l.Rate > 0 {
-		fmt.Fprintf(out, "; loss %g, duplicate %g, corrupt %g, reorder %g, latency %v, jitter %v", l.Loss, l.Duplicate, l.Corrupt, l.Reorder, l.Latency, l.Jitter)
+		s += fmt.Sprintf("; loss %g, duplicate %g, corrupt %g, reorder %g, latency %v, jitter %v", l.Loss, l.Duplicate, l.Corrupt, l.Reorder, l.Latency, l.Jitter)
 		if l.Rate > 0 {
-			fmt.Fprintf(out, ", rate %s/s", humanBytes(float64(l.Rate)))
+			s += fmt.Sprintf(", rate %s/s", humanBytes(float64(l.Rate)))
 		}
-		fmt.Fprintf(out, "; seed %d", l.Seed)
+		s += fmt.Sprintf("; seed %d", l.Seed)
 	}
-	fmt.Fprintln(out, "). No kernel sockets were used.")
-	fmt.Fprintf(out, "handshake:     client connected to %s in %v (gen_tcp:connect)\n", r.serverAddr, roundDuration(r.handshake))
+	return s
+}
+
+// printMeasures prints what the client measured, a line each, their
+// labels after indent.
+func (r *report) printMeasures(out io.Writer, indent string) {
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(out, "%s%-*s%s\n", indent, 15-len(indent), label+":", fmt.Sprintf(format, args...))
+	}
+	line("handshake", "%s connected to %s in %v (gen_tcp:connect)", r.client, r.serverAddr, roundDuration(r.handshake))
 	if len(r.rtts) > 0 {
 		s := slices.Clone(r.rtts)
 		slices.Sort(s)
 		p := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
-		fmt.Fprintf(out, "round trip:    %d one-byte pings: p50 %v, p99 %v, max %v\n", len(s), roundDuration(p(0.5)), roundDuration(p(0.99)), roundDuration(s[len(s)-1]))
+		line("round trip", "%d one-byte pings: p50 %v, p99 %v, max %v", len(s), roundDuration(p(0.5)), roundDuration(p(0.99)), roundDuration(s[len(s)-1]))
 	}
-	secs := r.bulk.Seconds()
-	if secs > 0 {
-		fmt.Fprintf(out, "bulk echo:     %s sent and %s echoed back in %v: %s/s each way (%s)\n",
+	if secs := r.bulk.Seconds(); secs > 0 {
+		line("bulk echo", "%s sent and %s echoed back in %v: %s/s each way (%s)",
 			humanBytes(float64(r.sent)), humanBytes(float64(r.echoed)), roundDuration(r.bulk),
 			humanBytes(float64(r.sent)/secs), scaled(float64(r.sent)*8/secs, "bit/s"))
 	}
-	verdict := "match: every byte came back in order"
+	line("integrity", "SHA-256 sent %x…, echoed %x… (%s)", r.sumSent[:6], r.sumEchoed[:6], r.verdict())
+}
+
+// verdict says whether the echo matched what was sent.
+func (r *report) verdict() string {
 	if !bytes.Equal(r.sumSent[:], r.sumEchoed[:]) {
-		verdict = "MISMATCH: the echo differs from what was sent"
+		return "MISMATCH: the echo differs from what was sent"
 	}
-	fmt.Fprintf(out, "integrity:     SHA-256 sent %x…, echoed %x… (%s)\n", r.sumSent[:6], r.sumEchoed[:6], verdict)
-	fmt.Fprintf(out, "retransmits:   %s %d of %d segments, %s %d of %d segments\n", r.server, r.retrans[0], r.segs[0], r.client, r.retrans[1], r.segs[1])
-	fmt.Fprintf(out, "wire a→b:      %s\n", r.linkA)
-	fmt.Fprintf(out, "wire b→a:      %s\n", r.linkB)
+	return "match: every byte came back in order"
 }
 
 // roundDuration keeps three significant digits of d, so that a short run

@@ -18,11 +18,12 @@ import (
 // world is what a config file describes, built: the link, the stacks and a
 // gentcp node per stack with the configured socket defaults.
 type world struct {
-	cfg    *config.Config
-	link   [2]*memlink.End
-	tap    *tap.Endpoint // the TAP device, on a tap link (link is then unused)
-	stacks map[string]*stack.Stack
-	nodes  map[string]*gentcp.Node
+	cfg     *config.Config
+	link    [2]*memlink.End
+	network *memlink.Network // the network of demo --hosts (link is then unused)
+	tap     *tap.Endpoint    // the TAP device, on a tap link (link is then unused)
+	stacks  map[string]*stack.Stack
+	nodes   map[string]*gentcp.Node
 }
 
 // loadConfig reads path, or the embedded default when path is empty,
@@ -48,6 +49,52 @@ func build(cfg *config.Config, pcap io.Writer) (*world, error) {
 		return nil, fmt.Errorf("link kind %q is not supported by this command yet (use memlink)", cfg.Link.Kind)
 	}
 	l := cfg.Link
+	lo := memlinkOptions(l, pcap)
+	a, b, err := memlink.New(lo)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{cfg: cfg, link: [2]*memlink.End{a, b}, stacks: map[string]*stack.Stack{}, nodes: map[string]*gentcp.Node{}}
+	defaults, err := socketDefaults(cfg)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	used := map[config.End]bool{}
+	for i, sc := range cfg.Stacks {
+		var end *memlink.End
+		switch sc.End {
+		case config.EndA:
+			end = a
+		case config.EndB:
+			end = b
+		default:
+			w.close()
+			return nil, fmt.Errorf("stack %q: end %q is not an end of a memlink", sc.Name, sc.End)
+		}
+		if used[sc.End] {
+			w.close()
+			return nil, fmt.Errorf("stack %q: end %q is taken", sc.Name, sc.End)
+		}
+		used[sc.End] = true
+		st, err := stack.New(stackOptions(sc, end, uint64(l.Seed)*16+uint64(i)))
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("stack %q: %w", sc.Name, err)
+		}
+		w.stacks[sc.Name] = st
+		if w.nodes[sc.Name], err = defaults.node(st, i); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// memlinkOptions turns the config's link into memlink.Options, one
+// conversion for a link (build), a network (demo --hosts) and a
+// simulation (which sets the seed itself).
+func memlinkOptions(l config.Link, pcap io.Writer) memlink.Options {
 	lo := memlink.Options{
 		MTU:       uint32(l.MTU),
 		Seed:      uint64(l.Seed),
@@ -75,51 +122,36 @@ func build(cfg *config.Config, pcap io.Writer) (*world, error) {
 		// frames may skip checksums.
 		lo.ChecksumOffload = l.Corrupt == 0
 	}
-	a, b, err := memlink.New(lo)
-	if err != nil {
+	return lo
+}
+
+// nodeDefaults are the config's default socket options, parsed once for
+// every node.
+type nodeDefaults struct {
+	connect, listen []gentcp.Option
+}
+
+func socketDefaults(cfg *config.Config) (nodeDefaults, error) {
+	var d nodeDefaults
+	var err error
+	if d.connect, err = gentcp.ParseOptions(orEmpty(cfg.Sockets.ConnectOptions)); err != nil {
+		return d, fmt.Errorf("sockets.connect_options: %w", err)
+	}
+	if d.listen, err = gentcp.ParseOptions(orEmpty(cfg.Sockets.ListenOptions)); err != nil {
+		return d, fmt.Errorf("sockets.listen_options: %w", err)
+	}
+	return d, nil
+}
+
+// node makes the gentcp node of stack st, the i-th in config order: its
+// pids start with i, so that they differ from stack to stack.
+func (d nodeDefaults) node(st *stack.Stack, i int) (*gentcp.Node, error) {
+	n := gentcp.NewNode(st)
+	n.SetNumber(uint32(i))
+	if err := n.SetDefaults(d.connect, d.listen); err != nil {
 		return nil, err
 	}
-	w := &world{cfg: cfg, link: [2]*memlink.End{a, b}, stacks: map[string]*stack.Stack{}, nodes: map[string]*gentcp.Node{}}
-	connectDefaults, err := gentcp.ParseOptions(orEmpty(cfg.Sockets.ConnectOptions))
-	if err != nil {
-		return nil, fmt.Errorf("sockets.connect_options: %w", err)
-	}
-	listenDefaults, err := gentcp.ParseOptions(orEmpty(cfg.Sockets.ListenOptions))
-	if err != nil {
-		return nil, fmt.Errorf("sockets.listen_options: %w", err)
-	}
-	used := map[config.End]bool{}
-	for i, sc := range cfg.Stacks {
-		var end *memlink.End
-		switch sc.End {
-		case config.EndA:
-			end = a
-		case config.EndB:
-			end = b
-		default:
-			w.close()
-			return nil, fmt.Errorf("stack %q: end %q is not an end of a memlink", sc.Name, sc.End)
-		}
-		if used[sc.End] {
-			w.close()
-			return nil, fmt.Errorf("stack %q: end %q is taken", sc.Name, sc.End)
-		}
-		used[sc.End] = true
-		st, err := stack.New(stackOptions(sc, end, uint64(l.Seed)*16+uint64(i)))
-		if err != nil {
-			w.close()
-			return nil, fmt.Errorf("stack %q: %w", sc.Name, err)
-		}
-		w.stacks[sc.Name] = st
-		n := gentcp.NewNode(st)
-		n.SetNumber(uint32(i)) // pids differ from stack to stack
-		if err := n.SetDefaults(connectDefaults, listenDefaults); err != nil {
-			w.close()
-			return nil, err
-		}
-		w.nodes[sc.Name] = n
-	}
-	return w, nil
+	return n, nil
 }
 
 func orEmpty(s string) string {
@@ -193,5 +225,8 @@ func (w *world) close() {
 		if e != nil {
 			e.Close()
 		}
+	}
+	if w.network != nil {
+		w.network.Close()
 	}
 }

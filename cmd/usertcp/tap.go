@@ -159,19 +159,13 @@ func buildTap(cfg *config.Config, pcapW io.Writer, netns string) (*world, error)
 		return nil, fmt.Errorf("stack %q: %w", sc.Name, err)
 	}
 	w := &world{cfg: cfg, tap: ep, stacks: map[string]*stack.Stack{sc.Name: st}, nodes: map[string]*gentcp.Node{}}
-	connectDefaults, err := gentcp.ParseOptions(orEmpty(cfg.Sockets.ConnectOptions))
+	defaults, err := socketDefaults(cfg)
 	if err == nil {
-		var listenDefaults []gentcp.Option
-		listenDefaults, err = gentcp.ParseOptions(orEmpty(cfg.Sockets.ListenOptions))
-		if err == nil {
-			n := gentcp.NewNode(st)
-			err = n.SetDefaults(connectDefaults, listenDefaults)
-			w.nodes[sc.Name] = n
-		}
+		w.nodes[sc.Name], err = defaults.node(st, 0)
 	}
 	if err != nil {
 		w.close()
-		return nil, fmt.Errorf("sockets: %w", err)
+		return nil, err
 	}
 	return w, nil
 }
