@@ -202,6 +202,14 @@ type Conn struct {
 	// even after the socket closed itself underneath.
 	laddr, raddr net.Addr
 	linger       atomic.Int32 // SetLinger's seconds; below 0 (the default) sends queued output in the background
+	// wclosed: CloseWrite was called. Write then fails by itself as
+	// Go's does (EPIPE) and reading goes on; a send would be a failed
+	// send for gen_tcp, which closes the whole socket.
+	wclosed atomic.Bool
+	// resetRead: a Read reported the peer's reset. Later writes say
+	// broken pipe, as Linux's do once the reset was taken, rather than
+	// the reset a second time.
+	resetRead atomic.Bool
 
 	rmu sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
 	wmu sync.Mutex
@@ -289,6 +297,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 				return 0, c.opErr("read", net.ErrClosed)
 			case err == Closed || err == Enotconn:
 				return 0, io.EOF
+			case err == Econnreset:
+				c.resetRead.Store(true)
 			}
 			return 0, c.opErr("read", netErr("read", err))
 		}
@@ -302,6 +312,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	defer c.wmu.Unlock()
 	if c.isClosed() {
 		return 0, c.opErr("write", net.ErrClosed)
+	}
+	if c.wclosed.Load() {
+		return 0, c.opErr("write", netErr("write", Closed))
 	}
 	for {
 		ctx, timeout, err := c.deadlineCtx(false)
@@ -319,6 +332,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		if c.isClosed() {
 			return 0, c.opErr("write", net.ErrClosed)
+		}
+		if err == Econnreset && c.resetRead.Load() {
+			err = Closed
 		}
 		return 0, c.opErr("write", netErr("write", err))
 	}
@@ -386,6 +402,7 @@ func (c *Conn) CloseWrite() error {
 	if c.isClosed() {
 		return c.opErr("close", net.ErrClosed)
 	}
+	c.wclosed.Store(true)
 	if err := c.s.Shutdown(ShutdownWrite); err != nil && !errors.Is(err, Enotconn) {
 		return c.opErr("close", netErr("shutdown", err))
 	}

@@ -319,3 +319,22 @@ func TestNetConn_NewConn(t *testing.T) {
 		return a, b, func() { a.Close(); b.Close() }, nil
 	})
 }
+
+// TestNetConnWriteAfterCloseWrite: a Write after CloseWrite is a broken
+// pipe, as Go's net says, and the conn still reads what the peer sends
+// (for gen_tcp such a send would close the socket).
+func TestNetConnWriteAfterCloseWrite(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.acceptedPair(88)
+	require.NoError(t, c.(*gentcp.Conn).CloseWrite())
+	_, err := c.Write([]byte("x"))
+	assert.EqualError(t, err, "write tcp "+c.LocalAddr().String()+"->"+c.RemoteAddr().String()+": write: broken pipe")
+	assert.ErrorIs(t, err, syscall.EPIPE)
+	_, err = a.Write([]byte("still read"))
+	require.NoError(t, err)
+	buf := make([]byte, 16)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, err := io.ReadAtLeast(c, buf, 10)
+	require.NoError(t, err)
+	assert.Equal(t, "still read", string(buf[:n]))
+}

@@ -287,6 +287,11 @@ func (s *Socket) isResetLocked(terr tcpip.Error) bool {
 		if s.shutWr {
 			return false
 		}
+		if s.reset {
+			// A recv has taken the reset already, and with it
+			// netstack's last error (eoc_false_show_reset_recv_then_send).
+			return true
+		}
 		switch s.ep.LastError().(type) {
 		case *tcpip.ErrAborted, *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted:
 			return true
@@ -359,6 +364,8 @@ func (s *Socket) backgroundSendFailedLocked(terr tcpip.Error) {
 		r = Econnreset
 	}
 	s.pendRecv, s.pendSend, s.pendClearsSend = r, r, true
+	// OTP's driver closes the descriptor here too (fd_closed_after_bg_send_reset).
+	s.closeEndpointLocked(false)
 	s.deliverPendingCloseLocked()
 	s.notifyLocked()
 }

@@ -146,6 +146,8 @@ all() ->
      shutdown_write_send_closes_socket, shutdown_write_send_eoc_false, shutdown_write_send_active,
      eoc_false_failed_send_fd_closed, eoc_false_reset_send_fd_closed, eoc_false_recv_closed_fd_open,
      eoc_recv_closed_fd_closed, eoc_failed_send_fd_closed,
+     fd_closed_after_packet_size, fd_closed_after_send_timeout_close, fd_closed_after_bg_send_reset,
+     eoc_false_show_reset_send, eoc_false_show_reset_recv_then_send, eoc_false_fin_seen_send_fails,
      getstat_dvi, connect_nxdomain,
      %% issue 20: the rest of {packet, Type}
      packet_protocol_passive, packet_protocol_active, packet_protocol_invalid,
@@ -2009,6 +2011,58 @@ eoc_failed_send_fd_closed() ->
     R1 = gen_tcp:send(C, <<"x">>), sl(),
     R2 = gen_tcp:send(C, <<"x">>), sl(),
     [R1, R2, gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_ops(C)].
+
+fd_names(S) -> [ok_shape(inet:sockname(S)), ok_shape(inet:peername(S)), ok_shape(inet:port(S))].
+
+%% §7 neighbour: a packet above packet_size closes the fd too
+fd_closed_after_packet_size() ->
+    {_L, C, A} = pair([], [{packet, 2}, {packet_size, 10}]),
+    ok = gen_tcp:send(A, <<0, 20, (bytes(20))/binary>>), sl(),
+    [gen_tcp:recv(C, 0, 100), gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_ops(C)].
+
+%% §10 neighbour: send_timeout_close closes the fd
+fd_closed_after_send_timeout_close() ->
+    {_L, C, _A} = pair(?SMALL_L, ?SMALL_C ++ [{send_timeout, 200}, {send_timeout_close, true}]),
+    fill_kernel(C),
+    {Oks, Err} = send_until_error(C, bytes(1000), 100000),
+    [Oks > 0, Err | fd_names(C)].
+
+%% §6 neighbour: a failed background send closes the fd
+fd_closed_after_bg_send_reset() ->
+    {C, Queued} = bg_send_reset_setup([]),
+    [Queued | fd_names(C)] ++ [gen_tcp:recv(C, 0, 500), gen_tcp:send(C, <<"x">>)].
+
+%% §6 {exit_on_close,false} with show_econnreset, the peer reset: the failed send says
+%% econnreset, the next send enotconn, the next recv econnreset once
+eoc_false_show_reset_send() ->
+    {_L, C, A} = pair([], [{show_econnreset, true}, {exit_on_close, false}]),
+    ok = inet:setopts(A, [{linger, {true, 0}}]),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:send(C, <<"x">>),
+    [R1, gen_tcp:send(C, <<"x">>), gen_tcp:recv(C, 0, 100), gen_tcp:recv(C, 0, 100),
+     gen_tcp:send(C, <<"x">>) | fd_names(C)].
+
+%% §6 the same with the reset seen by recv first: it stays writable until the send fails
+eoc_false_show_reset_recv_then_send() ->
+    {_L, C, A} = pair([], [{show_econnreset, true}, {exit_on_close, false}]),
+    ok = inet:setopts(A, [{linger, {true, 0}}]),
+    ok = gen_tcp:close(A), sl(),
+    R1 = gen_tcp:recv(C, 0, 100),
+    [R1, gen_tcp:send(C, <<"x">>), gen_tcp:send(C, <<"x">>), gen_tcp:recv(C, 0, 100),
+     gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_names(C)].
+
+%% §6 {exit_on_close,false}, recv saw the FIN: the first send is ok, the one that fails says
+%% closed (econnreset with show_econnreset), the next send the same once, then enotconn
+eoc_false_fin_seen_send_fails() ->
+    [eoc_false_fin_seen_send_fails(Extra) || Extra <- [[], [{show_econnreset, true}]]].
+
+eoc_false_fin_seen_send_fails(Extra) ->
+    {_L, C, A} = pair([], [{exit_on_close, false} | Extra]),
+    ok = gen_tcp:close(A), sl(),
+    R0 = gen_tcp:recv(C, 0, 100),
+    R1 = gen_tcp:send(C, <<"x">>), sl(),
+    [R0, R1, gen_tcp:send(C, <<"x">>), gen_tcp:send(C, <<"x">>), gen_tcp:send(C, <<"x">>),
+     gen_tcp:recv(C, 0, 100), gen_tcp:recv(C, 0, 100), gen_tcp:send(C, <<"x">>) | fd_names(C)].
 
 %% §11 recv_avg and recv_dvi as inet_drv keeps them: avg += (len - avg) / n, then
 %% dvi += ((len - avg) - dvi) / n with the new avg, reported as abs(trunc); send_dvi is

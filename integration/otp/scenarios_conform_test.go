@@ -17,6 +17,15 @@ func conformFdOps(s *gentcp.Socket) Lst {
 		R(s.Setopts(gentcp.Active(false))), Stats(s.Getstat("recv_oct", "send_oct"))}
 }
 
+// conformFdNames is fd_names/1: sockname, peername and port, addresses
+// printed as ok.
+func conformFdNames(s *gentcp.Socket) Lst {
+	_, err1 := s.Sockname()
+	_, err2 := s.Peername()
+	_, err3 := s.Port()
+	return Lst{R(err1), R(err2), R(err3)}
+}
+
 // conformActive is an {active,N} option list as the scenarios write them.
 func conformActive(vs ...any) []gentcp.Option {
 	out := []gentcp.Option{}
@@ -156,6 +165,63 @@ func init() {
 		r2 := R(c.Send([]byte("x")))
 		h.Sl()
 		return append(Lst{r1, r2, RD(c.Recv(0, Ms(100))), R(c.Send([]byte("x")))}, conformFdOps(c)...)
+	})
+
+	register("fd_closed_after_packet_size", func(h *H) any {
+		_, c, a := h.MkPair(nil, []gentcp.Option{gentcp.Packet(2), gentcp.PacketSize(10)})
+		OK(a.Send(append([]byte{0, 20}, Bytes(20)...)))
+		h.Sl()
+		return append(Lst{RD(c.Recv(0, Ms(100))), RD(c.Recv(0, Ms(100))), R(c.Send([]byte("x")))},
+			conformFdOps(c)...)
+	})
+
+	register("fd_closed_after_send_timeout_close", func(h *H) any {
+		_, c, _ := h.MkPair(passiveSmallL(),
+			passiveSmallC(gentcp.SendTimeout(Ms(200)), gentcp.SendTimeoutClose(true)))
+		passiveMustFill(h, c)
+		oks, err := passiveSendUntilError(c, Bytes(1000), 100000)
+		return append(Lst{oks > 0, err}, conformFdNames(c)...)
+	})
+
+	register("fd_closed_after_bg_send_reset", func(h *H) any {
+		c, queued := passiveBgSendResetSetup(h)
+		return append(append(Lst{queued}, conformFdNames(c)...), RD(c.Recv(0, Ms(500))), R(c.Send([]byte("x"))))
+	})
+
+	resetPeer := func(h *H, copts ...gentcp.Option) *gentcp.Socket {
+		_, c, a := h.MkPair(nil, copts)
+		OK(a.Setopts(gentcp.LingerOpt(true, 0)))
+		OK(a.Close())
+		h.Sl()
+		return c
+	}
+
+	register("eoc_false_show_reset_send", func(h *H) any {
+		c := resetPeer(h, gentcp.ShowEconnreset(true), gentcp.ExitOnClose(false))
+		r1 := R(c.Send([]byte("x")))
+		return append(Lst{r1, R(c.Send([]byte("x"))), RD(c.Recv(0, Ms(100))), RD(c.Recv(0, Ms(100))),
+			R(c.Send([]byte("x")))}, conformFdNames(c)...)
+	})
+
+	register("eoc_false_show_reset_recv_then_send", func(h *H) any {
+		c := resetPeer(h, gentcp.ShowEconnreset(true), gentcp.ExitOnClose(false))
+		r1 := RD(c.Recv(0, Ms(100)))
+		return append(Lst{r1, R(c.Send([]byte("x"))), R(c.Send([]byte("x"))), RD(c.Recv(0, Ms(100))),
+			RD(c.Recv(0, Ms(100))), R(c.Send([]byte("x")))}, conformFdNames(c)...)
+	})
+
+	register("eoc_false_fin_seen_send_fails", func(h *H) any {
+		run := func(extra ...gentcp.Option) any {
+			_, c, a := h.MkPair(nil, append([]gentcp.Option{gentcp.ExitOnClose(false)}, extra...))
+			OK(a.Close())
+			h.Sl()
+			r0 := RD(c.Recv(0, Ms(100)))
+			r1 := R(c.Send([]byte("x")))
+			h.Sl()
+			return append(Lst{r0, r1, R(c.Send([]byte("x"))), R(c.Send([]byte("x"))), R(c.Send([]byte("x"))),
+				RD(c.Recv(0, Ms(100))), RD(c.Recv(0, Ms(100))), R(c.Send([]byte("x")))}, conformFdNames(c)...)
+		}
+		return Lst{run(), run(gentcp.ShowEconnreset(true))}
 	})
 
 	register("getstat_dvi", func(h *H) any {
