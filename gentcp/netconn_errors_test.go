@@ -260,9 +260,6 @@ func TestNetConnClose_Linger(t *testing.T) {
 // queue has not moved (5 s), so a closed conn does not hold its buffers
 // forever.
 func TestNetConnClose_BackgroundIsBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the 5 s check of a stuck queue")
-	}
 	e := newEnv(t)
 	c, a := e.acceptedPair(87)
 	_, err := c.Write(make([]byte, 4<<20))

@@ -86,14 +86,8 @@ func (s *staleACKs) received(pkt *netstack.PacketBuffer, in inboundTCP) *netstac
 		return nil
 	}
 	th := header.TCP(b[in.ipLen:])
-	key := flowKey{localPort: th.DestinationPort(), remotePort: th.SourcePort()}
-	if in.v6 {
-		ip := header.IPv6(b)
-		key.local, key.remote = ip.DestinationAddress(), ip.SourceAddress()
-	} else {
-		ip := header.IPv4(b)
-		key.local, key.remote = ip.DestinationAddress(), ip.SourceAddress()
-	}
+	src, dst := inboundAddrs(pkt, in)
+	key := flowKey{local: dst, remote: src, localPort: th.DestinationPort(), remotePort: th.SourcePort()}
 	ack, window := seqnum.Value(th.AckNumber()), th.WindowSize()
 
 	s.mu.Lock()

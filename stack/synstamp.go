@@ -202,12 +202,12 @@ func (s *synStamps) answered(pkt *netstack.PacketBuffer, in inboundTCP) *netstac
 	if !ok || !synAck || first.last == first.tsVal {
 		return nil
 	}
-	return withoutAmbiguousEcho(pkt, in, first.last, src, dst)
+	return withoutAmbiguousEcho(pkt, in, first.last)
 }
 
 // withoutAmbiguousEcho returns a copy of the received segment in pkt with
 // its TSecr set to 0 unless it echoes last, or nil if it does.
-func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32, src, dst tcpip.Address) *netstack.PacketBuffer {
+func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32) *netstack.PacketBuffer {
 	frame, th, ok := copySegment(pkt, in)
 	if !ok {
 		return nil
@@ -216,11 +216,13 @@ func withoutAmbiguousEcho(pkt *netstack.PacketBuffer, in inboundTCP, last uint32
 	if ts == nil || binary.BigEndian.Uint32(ts[4:]) == last {
 		return nil
 	}
+	// Update the checksum for the zeroed field (RFC 1624) rather than
+	// compute it anew, so a segment that arrived corrupted stays corrupted
+	// and netstack still drops it.
+	hi, lo := binary.BigEndian.Uint16(ts[4:]), binary.BigEndian.Uint16(ts[6:])
 	binary.BigEndian.PutUint32(ts[4:], 0)
 	if !pkt.RXChecksumValidated {
-		th.SetChecksum(0)
-		xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(len(th)))
-		th.SetChecksum(^checksum.Checksum(th, xsum))
+		th.SetChecksum(^checksum.Combine(checksum.Combine(^th.Checksum(), ^hi), ^lo))
 	}
 	return packetOf(frame, pkt)
 }
