@@ -85,9 +85,14 @@ type NIC struct {
 // Route sends traffic for Dest out of NIC, through Gateway when it is
 // valid (a zero Gateway means on-link).
 type Route struct {
-	Dest    netip.Prefix
+	// Dest is the destination prefix; its host bits are ignored.
+	Dest netip.Prefix
+	// Gateway is the next hop, of Dest's IP version; the zero Addr sends
+	// straight to the destination on the NIC's link.
 	Gateway netip.Addr
-	NIC     string
+	// NIC is the Name of the NIC to send on; it may be empty only when
+	// the stack has one NIC.
+	NIC string
 }
 
 // BufferRange is a socket buffer size range in bytes, as Linux's
@@ -95,6 +100,8 @@ type Route struct {
 // sockets start with, and the most autotuning may grow it to. Zero fields
 // keep netstack's default.
 type BufferRange struct {
+	// Min, Default and Max are the smallest, initial and largest sizes,
+	// in the order of netstack's own range options.
 	Min, Default, Max int
 }
 
