@@ -20,19 +20,44 @@ const DefaultQueueFrames = 1024
 // directions of a link), each with its own random stream, until
 // Network.SetFaults and Network.SetDelay change a pair's.
 type Options struct {
-	MTU             uint32
-	Ethernet        bool
+	// MTU is the largest IP packet a port carries, 576..MaxMTU; zero
+	// means 1500. With Ethernet the frames are 14 bytes longer.
+	MTU uint32
+	// Ethernet frames every packet with an Ethernet header and lets the
+	// stacks find each other with ARP and NDP; by default frames are bare
+	// IP packets, routed by destination address.
+	Ethernet bool
+	// ChecksumOffload tells the stacks the link checks checksums, so they
+	// neither compute nor verify them (faster). It is refused together
+	// with Corrupt, whose flipped bits only checksums catch.
 	ChecksumOffload bool
-	QueueFrames     int
+	// QueueFrames is how many frames a port's inbound queue, or a held
+	// pair, holds before the senders wait; zero or less means
+	// DefaultQueueFrames.
+	QueueFrames int
 
-	Seed      uint64
-	Loss      float64
+	// Seed seeds every random decision of every pair (loss, duplication,
+	// corruption, jitter, reordering); the same seed repeats a run.
+	Seed uint64
+	// Loss is the probability, in [0, 1], that a frame is dropped.
+	Loss float64
+	// Duplicate is the probability, in [0, 1], that a frame is delivered
+	// twice.
 	Duplicate float64
-	Corrupt   float64
-	Reorder   float64
-	Latency   time.Duration
-	Jitter    time.Duration
-	Rate      int64
+	// Corrupt is the probability, in [0, 1], that one bit of a frame is
+	// flipped (link/fault's Corrupt).
+	Corrupt float64
+	// Reorder is the probability, in [0, 1], that a frame is held back
+	// so that later frames overtake it (link/delay's Reorder).
+	Reorder float64
+	// Latency is the one-way delay every frame gets.
+	Latency time.Duration
+	// Jitter adds a uniform extra delay in [0, Jitter) to each frame,
+	// keeping each direction's order unless JitterReorders.
+	Jitter time.Duration
+	// Rate caps each pair's bandwidth, in bytes per second; zero means
+	// unlimited.
+	Rate int64
 
 	// JitterReorders draws each frame's jitter independently, so that
 	// frames overtake one another (delay.Config.JitterReorders); by
@@ -108,7 +133,10 @@ type Counters struct {
 	// counts its copy in Bytes, as link/fault does).
 	Frames, Bytes uint64
 	// Delivered frames and bytes: what crossed the wire to a receiver.
-	Delivered, DeliveredBytes                 uint64
+	Delivered, DeliveredBytes uint64
+	// Dropped, Duplicated, Corrupted and Reordered count the frames the
+	// faults and the delay line dropped, sent twice, damaged and held
+	// back (Options.Loss, Duplicate, Corrupt and Reorder, and cuts).
 	Dropped, Duplicated, Corrupted, Reordered uint64
 	// Cut is the number of the Dropped frames a partition or cut dropped.
 	Cut uint64
