@@ -49,6 +49,8 @@ type OpenError struct {
 	Kind error
 }
 
+// Error says which device and step failed, the errno, and what to do
+// about it.
 func (e *OpenError) Error() string {
 	var msg string
 	switch {

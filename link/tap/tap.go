@@ -94,14 +94,27 @@ type Options struct {
 	// may be a TCP segment of up to 64 KiB that the kernel cuts into
 	// MSS-sized ones after the impairment: a lost frame is then a burst
 	// of lost segments, as with loss on the host side of a TSO NIC.
-	Seed      uint64
-	Loss      float64
+
+	// Seed seeds the random decisions of the impairments below; the same
+	// seed repeats the same decisions.
+	Seed uint64
+	// Loss is the probability, in [0, 1], that a frame is dropped.
+	Loss float64
+	// Duplicate is the probability, in [0, 1], that a frame is sent
+	// twice.
 	Duplicate float64
-	Corrupt   float64
-	Reorder   float64
-	Latency   time.Duration
-	Jitter    time.Duration
-	Rate      int64
+	// Corrupt is the probability, in [0, 1], that one bit of a frame is
+	// flipped.
+	Corrupt float64
+	// Reorder is the probability, in [0, 1], that a frame is held back
+	// so that later frames overtake it.
+	Reorder float64
+	// Latency is the one-way delay every frame gets.
+	Latency time.Duration
+	// Jitter adds a uniform extra delay in [0, Jitter) to each frame.
+	Jitter time.Duration
+	// Rate caps the bandwidth, in bytes per second; zero means unlimited.
+	Rate int64
 
 	// JitterReorders draws each frame's jitter independently, so that
 	// frames overtake one another (delay.Config.JitterReorders); by
