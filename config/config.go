@@ -9,9 +9,9 @@ import (
 // defaults for gen_tcp sockets. It is the [link] table, the [[stack]]
 // tables and the [sockets] table of the file.
 type Config struct {
-	Link    Link
-	Stacks  []Stack
-	Sockets Sockets
+	Link    Link    // the [link] table
+	Stacks  []Stack // the [[stack]] tables, in file order
+	Sockets Sockets // the [sockets] table
 }
 
 // Stack returns the stack called name, or nil when there is none.
