@@ -15,9 +15,9 @@ import (
 // split: in binary mode the first Header bytes are list elements and the
 // rest a binary ([B1,...,BN|<<Rest>>]); it is 0 otherwise.
 type Data struct {
-	Bytes  []byte
-	List   bool
-	Header int
+	Bytes  []byte // the packet's bytes, in either mode
+	List   bool   // the socket was in list mode
+	Header int    // the {header,N} split in binary mode, else 0
 
 	chunk *chunk // the pooled array Bytes is part of, or nil (chunk.go)
 }

@@ -142,11 +142,12 @@ var ErrBadArg = errors.New("badarg")
 // the Reason OTP gives (BadArg when creating a socket, Einval from setopts
 // and getopts).
 type OptionError struct {
-	Option string
-	Msg    string
-	Reason Reason
+	Option string // the option (or argument) in Erlang syntax, e.g. {packet,5}
+	Msg    string // what is wrong with it; may be empty
+	Reason Reason // BadArg or Einval
 }
 
+// Error names the option, what is wrong with it and the Reason.
 func (e *OptionError) Error() string {
 	if e.Msg == "" {
 		return "gentcp: bad option " + e.Option + ": " + string(e.Reason)

@@ -112,28 +112,32 @@ type Message any
 
 // TCP is {tcp,Socket,Data}: data received by an active socket.
 type TCP struct {
-	Socket *Socket
-	Data   Data
+	Socket *Socket // the socket that received the data
+	Data   Data    // the packet
 }
 
 // PortData is {Socket,{data,Data}}: the data message of a socket with
 // {deliver,port}.
 type PortData struct {
-	Socket *Socket
-	Data   Data
+	Socket *Socket // the socket that received the data
+	Data   Data    // the packet
 }
 
 // TCPClosed is {tcp_closed,Socket}: the peer closed an active socket.
-type TCPClosed struct{ Socket *Socket }
+type TCPClosed struct {
+	Socket *Socket // the socket whose peer closed
+}
 
 // TCPError is {tcp_error,Socket,Reason}.
 type TCPError struct {
-	Socket *Socket
-	Reason Reason
+	Socket *Socket // the socket that failed
+	Reason Reason  // why, e.g. Econnreset or Etimedout
 }
 
 // TCPPassive is {tcp_passive,Socket}: an {active,N} count reached zero.
-type TCPPassive struct{ Socket *Socket }
+type TCPPassive struct {
+	Socket *Socket // the socket that is now {active,false}
+}
 
 // Process is a Go stand-in for an Erlang process: an identity that owns
 // sockets and a mailbox that receives their messages. The goroutine that

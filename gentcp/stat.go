@@ -82,8 +82,8 @@ func (s *Socket) isIPv6() bool {
 
 // Stat is one getstat counter.
 type Stat struct {
-	Name  string
-	Value int
+	Name  string // the counter's name, one of StatNames (recv_oct, ...)
+	Value int    // the counter's value
 }
 
 // StatNames are getstat's counters in OTP's order.
