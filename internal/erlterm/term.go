@@ -12,6 +12,7 @@ import (
 // String prints the term in Erlang syntax; parsing that text gives back an
 // equal term.
 type Term interface {
+	// String prints the term in Erlang syntax.
 	String() string
 
 	// isTerm closes the set of terms to the types of this package.

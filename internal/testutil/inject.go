@@ -111,13 +111,14 @@ func NewInjectedPair(tb testing.TB, lo memlink.Options, tcp stack.TCPOptions) (*
 
 // Segment describes one TCP segment for TCPFrame.
 type Segment struct {
-	Src, Dst netip.AddrPort
-	Seq, Ack uint32
-	Flags    header.TCPFlags
-	Window   uint16
+	Src, Dst netip.AddrPort  // the addresses, both IPv4 or both IPv6
+	Seq, Ack uint32          // the sequence and acknowledgment numbers
+	Flags    header.TCPFlags // header.TCPFlagSyn, TCPFlagAck, ... or-ed
+	Window   uint16          // the window field as sent, unscaled
 	// Options are raw TCP options; TCPFrame pads them with zeros (end of
 	// option list) to a multiple of 4 bytes.
 	Options []byte
+	// Payload is the segment's data.
 	Payload []byte
 	// TTL is the IPv4 TTL or IPv6 hop limit; 0 means 64.
 	TTL uint8

@@ -22,8 +22,8 @@ var (
 
 // Pair is two stacks, A and B, joined by one memlink.
 type Pair struct {
-	A, B         *stack.Stack
-	LinkA, LinkB *memlink.End
+	A, B         *stack.Stack // the stacks, at AddrA4/AddrA6 and AddrB4/AddrB6
+	LinkA, LinkB *memlink.End // their ends of the link
 }
 
 // NewPair builds a Pair with the given link options and TCP options for
