@@ -99,7 +99,7 @@ func (k EventKind) String() string {
 // as the frames do).
 type Event struct {
 	At   time.Duration // virtual time
-	Kind EventKind
+	Kind EventKind     // what happened
 	// Host is the host a crash, restart, process event or note is on;
 	// empty for network events.
 	Host string

@@ -268,16 +268,20 @@ func (s *Sim) Seed() uint64 { return s.opts.Seed }
 type ProcessError struct {
 	Process string        // node and pid, e.g. "b <0.3.0>"
 	At      time.Duration // virtual time of the failure
-	Err     error
+	Err     error         // what the process returned, or its panic as an error
 	// Stack is the stack trace of a panic (not part of Error, which is
 	// the same in every run of a seed).
 	Stack []byte
 }
 
+// Error names the process, the virtual time and the error; it is the same
+// in every run of a seed.
 func (e *ProcessError) Error() string {
 	return fmt.Sprintf("process %s failed at %v: %v", e.Process, e.At, e.Err)
 }
 
+// Unwrap returns Err, so that errors.Is and errors.As see the process's
+// own error.
 func (e *ProcessError) Unwrap() error { return e.Err }
 
 // Fail records err as a failure of the run, as if a process had returned

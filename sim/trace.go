@@ -86,10 +86,10 @@ func (s *Sim) record(from, to *host, mf memlink.Frame) {
 
 // Segment is a TCP segment's header, as a frame's Head holds it.
 type Segment struct {
-	Src, Dst netip.AddrPort
-	Flags    header.TCPFlags
-	Seq, Ack uint32 // Ack is meaningful with the ACK flag
-	Window   uint16
+	Src, Dst netip.AddrPort  // the segment's addresses and ports
+	Flags    header.TCPFlags // SYN, ACK, FIN, RST, PSH, ...
+	Seq, Ack uint32          // Ack is meaningful with the ACK flag
+	Window   uint16          // the window field as sent, unscaled
 	// Len is the payload's length, from the IP header's length.
 	Len int
 }
@@ -235,9 +235,9 @@ func Divergence(a, b *Result) string {
 
 // TB is the part of testing.TB that Repeat uses.
 type TB interface {
-	Helper()
-	Logf(format string, args ...any)
-	Fatalf(format string, args ...any)
+	Helper()                           // as testing.TB.Helper
+	Logf(format string, args ...any)   // as testing.TB.Logf
+	Fatalf(format string, args ...any) // as testing.TB.Fatalf
 }
 
 // Repeat runs the same simulation n times (opts and setup as for Run) and

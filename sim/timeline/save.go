@@ -37,7 +37,7 @@ const DirEnv = "USERTCP_TIMELINE_DIR"
 // TB is the part of testing.TB that Save and Repeat use.
 type TB interface {
 	sim.TB
-	Name() string
+	Name() string // the test's name, as testing.TB.Name; names the files
 }
 
 // Save writes res's timeline as an SVG and as text, named after the test

@@ -90,8 +90,8 @@ type Arrow struct {
 	// time for a frame dropped or cut on the way out); Last when the last
 	// frame of a folded run left (Sent for one frame).
 	Sent, At, Last time.Duration
-	Kind           Kind
-	Fate           sim.Fate
+	Kind           Kind     // what the frame is: SYN, FIN, RST, data, ACK, other
+	Fate           sim.Fate // what became of it: delivered, dropped, cut, ...
 	// What else happened on the way (see sim.Frame).
 	Duplicate, Corrupted, Held bool
 	// Label is the short text on the arrow ("SYN", "SYN,ACK", "1420 B",
@@ -110,10 +110,10 @@ func (a Arrow) Folded() bool { return a.Frames > 1 }
 // failure, a note; or an event of the whole network (Host empty): an
 // impairment changed, an event function that panicked.
 type Mark struct {
-	At   time.Duration
-	Host string
-	Kind sim.EventKind
-	Text string
+	At   time.Duration // virtual time of the event
+	Host string        // the host's lane, or empty for the whole network
+	Kind sim.EventKind // what happened
+	Text string        // the event's text: the error, the note, the change
 }
 
 // BandKind tells bands apart.
@@ -142,8 +142,8 @@ func (k BandKind) String() string {
 // Band is a stretch of time over some lanes: a partition or hold of some
 // directions, or a host that is down.
 type Band struct {
-	Kind       BandKind
-	Start, End time.Duration
+	Kind       BandKind      // partition, hold or down
+	Start, End time.Duration // virtual times; End is the run's or the window's end if Open
 	// Hosts are the lanes it covers, in lane order: the hosts of its
 	// directions, or the host that is down.
 	Hosts []string
@@ -157,11 +157,11 @@ type Band struct {
 
 // Timeline is a run laid out for drawing.
 type Timeline struct {
-	Seed uint64
-	Hash string
+	Seed uint64 // the run's seed
+	Hash string // the run's trace hash (sim.Result.Hash)
 	// Elapsed is the run's virtual time; From and To the window shown.
 	Elapsed, From, To time.Duration
-	Lanes             []string
+	Lanes             []string // the hosts, one lane each, left to right
 	// Arrows are in the order they were sent; Marks and Bands in time
 	// order.
 	Arrows []Arrow
