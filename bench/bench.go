@@ -80,8 +80,8 @@ const (
 
 // Case is one measurement of one system in one configuration.
 type Case struct {
-	Measurement string `json:"measurement"`
-	System      string `json:"system"`
+	Measurement string `json:"measurement"` // one of Measurements (Bulk, RoundTrip, ...)
+	System      string `json:"system"`      // Gentcp, Gonet, Kernel, OTP, Memlink or Pipe
 	// MTU of the memlink (or pipe); 0 for kernel and OTP.
 	MTU int `json:"mtu,omitempty"`
 	// Conns is bulk's parallel connections, memory's idle connections.

@@ -144,10 +144,10 @@ func (p Plan) Cases() []Case {
 
 // Stat is one metric over the runs of a suite.
 type Stat struct {
-	Median float64   `json:"median"`
-	Min    float64   `json:"min"`
-	Max    float64   `json:"max"`
-	Runs   []float64 `json:"runs"`
+	Median float64   `json:"median"` // the middle run (the mean of the two middle ones)
+	Min    float64   `json:"min"`    // the lowest run
+	Max    float64   `json:"max"`    // the highest run
+	Runs   []float64 `json:"runs"`   // every run's value, in run order
 }
 
 // NewStat summarizes the values of the runs.
@@ -171,7 +171,7 @@ func NewStat(runs []float64) Stat {
 type Result struct {
 	Name string `json:"name"` // Case.Name
 	Case
-	Metrics map[string]Stat `json:"metrics,omitempty"`
+	Metrics map[string]Stat `json:"metrics,omitempty"` // by metric (BytesPerSec, P50, ...)
 	// Quantiles of the round trips in ns, 0% to 100% in 0.1% steps (rtt,
 	// when asked for; pooled over the runs).
 	Quantiles []float64 `json:"quantiles,omitempty"`
@@ -210,7 +210,7 @@ func Headline(measurement string) []string {
 type Target struct {
 	Op    string  `json:"op"`    // ">=" or "<="
 	Ratio float64 `json:"ratio"` // or the limit, without a baseline
-	Met   bool    `json:"met"`
+	Met   bool    `json:"met"`   // whether the median ratio (or value) meets it
 }
 
 // String is the goal as a ratio ("<= 1.1x").
@@ -218,17 +218,19 @@ func (t Target) String() string { return fmt.Sprintf("%s %.1fx", t.Op, t.Ratio) 
 
 // Comparison is one figure of the project's against one baseline.
 type Comparison struct {
-	Case     string `json:"case"`
-	Metric   string `json:"metric"`
-	Higher   bool   `json:"higher_is_better"`
-	Value    Stat   `json:"value"`
+	Case     string `json:"case"`               // the project's case name (Case.Name)
+	Metric   string `json:"metric"`             // the metric compared (BytesPerSec, P50, ...)
+	Higher   bool   `json:"higher_is_better"`   // the metric's direction
+	Value    Stat   `json:"value"`              // the project's figure
 	Baseline string `json:"baseline,omitempty"` // the baseline's system
 	// BaselineCase is the baseline's case name; BaselineValue its figure.
 	BaselineCase  string `json:"baseline_case,omitempty"`
 	BaselineValue *Stat  `json:"baseline_value,omitempty"`
 	// Ratio is value/baseline, run by run (the i-th run of each is
 	// paired), summarized.
-	Ratio  *Stat   `json:"ratio,omitempty"`
+	Ratio *Stat `json:"ratio,omitempty"`
+	// Target is the goal for this comparison and whether it was met;
+	// nil when none is set.
 	Target *Target `json:"target,omitempty"`
 }
 
@@ -365,14 +367,14 @@ func pairedRatio(v, b Stat) Stat {
 
 // Machine describes where a suite ran.
 type Machine struct {
-	Cores      int    `json:"cores"`
-	GOMAXPROCS int    `json:"gomaxprocs"`
-	CPU        string `json:"cpu"`
-	Kernel     string `json:"kernel"`
-	Go         string `json:"go"`
-	OTP        string `json:"otp,omitempty"`
-	MemoryGiB  int    `json:"memory_gib"`
-	NoFile     uint64 `json:"rlimit_nofile"`
+	Cores      int    `json:"cores"`         // logical CPUs (runtime.NumCPU)
+	GOMAXPROCS int    `json:"gomaxprocs"`    // runtime.GOMAXPROCS at the start
+	CPU        string `json:"cpu"`           // the model name from /proc/cpuinfo
+	Kernel     string `json:"kernel"`        // uname's system and release
+	Go         string `json:"go"`            // runtime.Version
+	OTP        string `json:"otp,omitempty"` // the OTP release, if erl is installed
+	MemoryGiB  int    `json:"memory_gib"`    // total RAM, rounded to GiB
+	NoFile     uint64 `json:"rlimit_nofile"` // the soft limit on open files
 }
 
 // ThisMachine describes the machine the process runs on.
