@@ -8,10 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/usertcp/usertcp/gentcp"
 )
 
 //go:embed otp/bench.escript
@@ -78,7 +81,11 @@ func startOTP(c Case) (runner, error) {
 		d = Up
 	}
 	r := &otpRunner{dir: dir, rtt: c.Measurement == RoundTrip}
-	r.cmd = exec.Command(path, script, c.Measurement, strconv.Itoa(max(c.Conns, 1)), d, mode)
+	// OTP's sockets get the options gentcp's get in the same case, written
+	// as the Erlang list a user would write.
+	sockOpts := append(slices.Clone(gentcpBase), workloadOptions(c.Measurement)...)
+	r.cmd = exec.Command(path, script, c.Measurement, strconv.Itoa(max(c.Conns, 1)), d, mode,
+		erlangList(sockOpts), erlangList(listenOptions))
 	r.cmd.Stderr = &r.stderr
 	if r.in, err = r.cmd.StdinPipe(); err != nil {
 		os.RemoveAll(dir)
@@ -99,6 +106,15 @@ func startOTP(c Case) (runner, error) {
 		return nil, r.fail(line, err)
 	}
 	return r, nil
+}
+
+// erlangList writes opts in Erlang syntax: [binary,{packet,4}].
+func erlangList(opts []gentcp.Option) string {
+	s := make([]string, len(opts))
+	for i, o := range opts {
+		s[i] = o.String()
+	}
+	return "[" + strings.Join(s, ",") + "]"
 }
 
 func (r *otpRunner) line() (string, error) {

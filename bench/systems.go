@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -179,8 +180,23 @@ func newGentcpSystem(p *pair) *gentcpSystem {
 // Nagle off, recv(0) returning up to 64 KiB.
 var gentcpBase = []gentcp.Option{gentcp.Binary, gentcp.Active(false), gentcp.Nodelay(true), gentcp.Buffer(Chunk)}
 
+// listenOptions are what a benchmark's listen socket adds to the options
+// of its sockets.
+var listenOptions = []gentcp.Option{gentcp.Backlog(1024), gentcp.Reuseaddr(true)}
+
+// workloadOptions are what a measurement's workload adds to gentcpBase on
+// every socket: {packet,4} for msgrate, nothing for the others. The
+// gentcp workloads pass them to listen; OTP's sockets get gentcpBase and
+// these, the same list (otp.go).
+func workloadOptions(measurement string) []gentcp.Option {
+	if measurement == MessageRate {
+		return []gentcp.Option{gentcp.Packet(4)}
+	}
+	return nil
+}
+
 func (s *gentcpSystem) listen(port int, opts []gentcp.Option) (listener, error) {
-	all := append(append([]gentcp.Option{gentcp.Backlog(1024), gentcp.Reuseaddr(true)}, gentcpBase...), opts...)
+	all := append(append(slices.Clone(listenOptions), gentcpBase...), opts...)
 	l, err := s.sp.Listen(port, all...)
 	if err != nil {
 		return nil, err
@@ -189,7 +205,7 @@ func (s *gentcpSystem) listen(port int, opts []gentcp.Option) (listener, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &gentcpListener{s: s, l: l, port: port, opts: append(append([]gentcp.Option{}, gentcpBase...), opts...)}, nil
+	return &gentcpListener{s: s, l: l, port: port, opts: append(slices.Clone(gentcpBase), opts...)}, nil
 }
 
 func (s *gentcpSystem) close() {

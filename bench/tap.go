@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -158,7 +159,7 @@ func (s *tapSystem) openFdbased(mtu int) (netstack.LinkEndpoint, error) {
 	})
 }
 
-func (s *tapSystem) listen(port int, _ []gentcp.Option) (listener, error) {
+func (s *tapSystem) listen(port int, opts []gentcp.Option) (listener, error) {
 	var l net.Listener
 	err := tap.InNetns(s.ns, func() error {
 		var err error
@@ -168,7 +169,7 @@ func (s *tapSystem) listen(port int, _ []gentcp.Option) (listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tapListener{s: s, l: l, port: uint16(l.Addr().(*net.TCPAddr).Port)}, nil
+	return &tapListener{s: s, l: l, port: uint16(l.Addr().(*net.TCPAddr).Port), opts: append(slices.Clone(gentcpBase), opts...)}, nil
 }
 
 func (s *tapSystem) close() {
@@ -190,6 +191,7 @@ type tapListener struct {
 	s    *tapSystem
 	l    net.Listener
 	port uint16
+	opts []gentcp.Option // gentcp's connecting sockets'
 }
 
 func (l *tapListener) accept() (stream, error) {
@@ -210,7 +212,7 @@ func (l *tapListener) dial() (stream, error) {
 		}
 		return connStream{c}, nil
 	}
-	sock, err := l.s.proc.Connect(tapKernel.Addr().String(), int(l.port), 10*time.Second, gentcpBase...)
+	sock, err := l.s.proc.Connect(tapKernel.Addr().String(), int(l.port), 10*time.Second, l.opts...)
 	if err != nil {
 		return nil, err
 	}

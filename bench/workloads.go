@@ -20,19 +20,22 @@ func startGo(c Case) (runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	// opts are what the workload adds to gentcp's sockets (OTP's get the
+	// same, otp.go); gonet and the kernel take no gen_tcp options.
+	opts := workloadOptions(c.Measurement)
 	var r runner
 	switch c.Measurement {
 	case Bulk:
-		r, err = startBulk(sys, max(c.Conns, 1), c.Dir)
+		r, err = startBulk(sys, max(c.Conns, 1), c.Dir, opts)
 	case LinkBulk:
-		r, err = startBulk(sys, 1, Up)
+		r, err = startBulk(sys, 1, Up, opts)
 	case RoundTrip:
-		r, err = startRTT(sys)
+		r, err = startRTT(sys, opts)
 	case ConnRate:
-		r, err = startConnRate(sys)
+		r, err = startConnRate(sys, opts)
 	case MessageRate:
 		if g, ok := sys.(*gentcpSystem); ok {
-			r, err = startGentcpMsgRate(g, c.Mode)
+			r, err = startGentcpMsgRate(g, c.Mode, opts)
 		} else {
 			r, err = startFramedMsgRate(sys)
 		}
@@ -66,8 +69,8 @@ type bulkRunner struct {
 	wg       sync.WaitGroup
 }
 
-func startBulk(sys system, conns int, dir string) (runner, error) {
-	l, err := sys.listen(0, nil)
+func startBulk(sys system, conns int, dir string, opts []gentcp.Option) (runner, error) {
+	l, err := sys.listen(0, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +189,8 @@ type rttRunner struct {
 	samples []time.Duration
 }
 
-func startRTT(sys system) (runner, error) {
-	c, err := openConn(sys, nil)
+func startRTT(sys system, opts []gentcp.Option) (runner, error) {
+	c, err := openConn(sys, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -254,8 +257,8 @@ type connRateRunner struct {
 	done     chan struct{}
 }
 
-func startConnRate(sys system) (runner, error) {
-	l, err := sys.listen(0, nil)
+func startConnRate(sys system, opts []gentcp.Option) (runner, error) {
+	l, err := sys.listen(0, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -440,9 +443,14 @@ func startFramedMsgRate(sys system) (runner, error) {
 	}
 	frame := make([]byte, 4+MessageSize)
 	binary.BigEndian.PutUint32(frame, MessageSize)
-	cs := c.server.(connStream)
-	return &framedRunner{conn: c, rd: bufio.NewReaderSize(cs.c, Chunk), frame: frame, body: make([]byte, MessageSize)}, nil
+	return &framedRunner{conn: c, rd: bufio.NewReaderSize(streamReader{c.server}, Chunk), frame: frame, body: make([]byte, MessageSize)}, nil
 }
+
+// streamReader is a stream as an io.Reader (for a net.Conn's stream,
+// its Read).
+type streamReader struct{ s stream }
+
+func (r streamReader) Read(b []byte) (int, error) { return r.s.read(b) }
 
 func (r *framedRunner) run(n int) error {
 	return runMessages(n, func() { r.server.close() },
@@ -474,11 +482,11 @@ type gentcpMsgRunner struct {
 	msg    []byte
 }
 
-func startGentcpMsgRate(sys *gentcpSystem, mode string) (runner, error) {
+func startGentcpMsgRate(sys *gentcpSystem, mode string, opts []gentcp.Option) (runner, error) {
 	if mode != Passive && mode != ActiveOnce {
 		return nil, fmt.Errorf("bench: msgrate mode %q (want passive or once)", mode)
 	}
-	c, err := openConn(sys, []gentcp.Option{gentcp.Packet(4)})
+	c, err := openConn(sys, opts)
 	if err != nil {
 		return nil, err
 	}
