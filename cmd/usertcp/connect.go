@@ -14,6 +14,7 @@ import (
 
 	"github.com/usertcp/usertcp/config"
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/internal/services"
 )
 
 // stdin is what connect sends; a variable for tests.
@@ -99,11 +100,11 @@ Flags:
 			if sc.Name == from {
 				continue
 			}
-			svc, err := startServices(w.nodes[sc.Name], ports, stderr)
+			svc, err := services.Start(w.nodes[sc.Name], services.Ports(ports), stderr)
 			if err != nil {
 				return fmt.Errorf("stack %q: %w", sc.Name, err)
 			}
-			defer svc.stop()
+			defer svc.Stop()
 		}
 	}
 	return connect(ctx, w.nodes[from], host, port, timeout, stdout)

@@ -2,13 +2,13 @@ package main
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/internal/services"
 )
 
 // The demo's echo server and client, one of each for every run of it: in
@@ -71,20 +71,13 @@ func serveEchoes(p *gentcp.Process, ls *gentcp.Socket, n int) error {
 	return first
 }
 
-// echoUntilClosed sends back what s receives until the peer closes.
+// echoUntilClosed sends back what s receives until the peer closes: the
+// echo of usertcp serve (services.Echo).
 func echoUntilClosed(s *gentcp.Socket) error {
-	defer s.Close()
-	for {
-		d, err := s.Recv(0, gentcp.Infinity)
-		if errors.Is(err, gentcp.Closed) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("echo server: %w", err)
-		}
-		if err := s.Send(d.Bytes); err != nil {
-			return fmt.Errorf("echo server: %w", err)
-		}
+	if err := services.Echo(s); err != nil {
+		return fmt.Errorf("echo server: %w", err)
 	}
+	return nil
 }
 
 // echoClient is the demo's client, the i-th of the run: handshake,

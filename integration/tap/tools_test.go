@@ -7,19 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/internal/services"
 	"github.com/usertcp/usertcp/link/tap/taptest"
 )
 
@@ -54,41 +51,29 @@ func run(t *testing.T, l *testLink, stdin []byte, name string, args ...string) [
 	return out
 }
 
-// startEcho runs a gen_tcp echo server on the user side (both families)
-// and returns its port.
-func startEcho(t *testing.T, l *testLink) int {
+// startServices runs usertcp serve's services (package services) on the
+// user side, both families, and stops them when the test ends: what these
+// tests check is what the command serves.
+func startServices(t *testing.T, l *testLink, ports services.Ports) *services.Services {
 	t.Helper()
-	ls, port := userListen(t, l, "inet6", passive...)
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		// Closing the listen socket ends the waiting acceptor (an
-		// exiting process does not cancel its own pending accept).
-		ls.Close()
-		wg.Wait()
-	})
-	var acceptLoop func()
-	acceptLoop = func() {
-		p := l.user.NewProcess()
-		t.Cleanup(p.Exit)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := p.Accept(ls, gentcp.Infinity)
-			if err != nil {
-				return
-			}
-			acceptLoop()
-			defer s.Close()
-			for {
-				d, err := s.Recv(0, ioTimeout)
-				if err != nil || s.Send(d.Bytes) != nil {
-					return
-				}
-			}
-		}()
+	svc, err := services.Start(l.user, ports, &errorLog{t})
+	if err != nil {
+		t.Fatalf("services.Start: %v", err)
 	}
-	acceptLoop()
-	return port
+	t.Cleanup(func() {
+		if err := svc.Stop(); err != nil {
+			t.Errorf("services.Stop: %v", err)
+		}
+	})
+	return svc
+}
+
+// errorLog fails the test on any line written to it.
+type errorLog struct{ t *testing.T }
+
+func (l *errorLog) Write(b []byte) (int, error) {
+	l.t.Errorf("services logged %q", b)
+	return len(b), nil
 }
 
 func randomBytes(n int64) []byte {
@@ -96,75 +81,32 @@ func randomBytes(n int64) []byte {
 	return b
 }
 
-func patternByte(i int64) byte { return byte(i % 251) }
-
-// httpHandler is the test's web application: a greeting, N bytes of a
-// pattern, and the SHA-256 of an upload.
-func httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello %s from net/http on gentcp\n", r.RemoteAddr)
-	})
-	mux.HandleFunc("GET /bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64)
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		buf := make([]byte, 64<<10)
-		for off := int64(0); off < n; {
-			k := min(int64(len(buf)), n-off)
-			for i := range k {
-				buf[i] = patternByte(off + i)
-			}
-			if _, err := w.Write(buf[:k]); err != nil {
-				return
-			}
-			off += k
-		}
-	})
-	mux.HandleFunc("POST /sha256", func(w http.ResponseWriter, r *http.Request) {
-		h := sha256.New()
-		n, _ := io.Copy(h, r.Body)
-		fmt.Fprintf(w, "%x %d\n", h.Sum(nil), n)
-	})
-	return mux
-}
-
-// TestCurl fetches from net/http serving on a gentcp listener: pages over
-// IPv4 and IPv6, a keep-alive connection, and 32 MiB each way with
-// SHA-256 checks.
+// TestCurl fetches from serve's HTTP service (net/http on a gentcp
+// listener): pages over IPv4 and IPv6 that name the client, a keep-alive
+// connection, and 32 MiB each way with SHA-256 checks.
 func TestCurl(t *testing.T) {
 	l := newTapLink(t, linkOptions{})
 	curl := taptest.RequireCommand(t, "curl", "curl")
-	ln, err := l.user.Listen("tcp6", ":80")
-	if err != nil {
-		t.Fatalf("gentcp Listen: %v", err)
-	}
-	var conns atomic.Int32
-	srv := &http.Server{Handler: httpHandler(), ConnState: func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve = %v, want ErrServerClosed", err)
-		}
-	})
+	svc := startServices(t, l, services.Ports{HTTP: 80})
 	opts := []string{"-sS", "--fail", "--max-time", "60"}
 
-	for _, url := range []string{"http://10.77.0.2/", "http://[fd77:75::2]/"} {
+	for _, fam := range families {
+		url := "http://" + l.userHostPort(fam, 80) + "/"
 		out := run(t, l, nil, curl, append(opts, "-g", url)...)
-		if !strings.HasPrefix(string(out), "hello ") || !strings.Contains(string(out), "from net/http on gentcp") {
-			t.Errorf("curl %s = %q", url, out)
+		peer := l.peerAddr[fam].String()
+		if fam == "inet6" {
+			peer = "[" + peer + "]"
+		}
+		you := "You are " + peer + ":"
+		if !strings.HasPrefix(string(out), "Hello from usertcp: ") || !strings.Contains(string(out), you) {
+			t.Errorf("curl %s = %q; want the greeting and %q", url, out, you)
 		}
 	}
 
-	before := conns.Load()
+	before := svc.Served()
 	out := run(t, l, nil, curl, append(opts, "http://10.77.0.2/", "http://10.77.0.2/")...)
-	if strings.Count(string(out), "hello") != 2 || conns.Load()-before != 1 {
-		t.Errorf("two URLs in one curl: %q over %d connections; want two answers over one kept-alive connection", out, conns.Load()-before)
+	if strings.Count(string(out), "Hello") != 2 || svc.Served()-before != 1 {
+		t.Errorf("two URLs in one curl: %q over %d connections; want two answers over one kept-alive connection", out, svc.Served()-before)
 	}
 
 	const n = 32 << 20
@@ -173,7 +115,7 @@ func TestCurl(t *testing.T) {
 	down := time.Since(start)
 	want := make([]byte, n)
 	for i := range want {
-		want[i] = patternByte(int64(i))
+		want[i] = services.PatternByte(int64(i))
 	}
 	if !bytes.Equal(body, want) {
 		t.Errorf("download: %d bytes, sha256 %x; want %d bytes, sha256 %x", len(body), sha256.Sum256(body), n, sha256.Sum256(want))
@@ -187,7 +129,7 @@ func TestCurl(t *testing.T) {
 	start = time.Now()
 	out = run(t, l, nil, curl, append(opts, "--data-binary", "@"+file, "-H", "Content-Type: application/octet-stream", "http://10.77.0.2/sha256")...)
 	up := time.Since(start)
-	if w := fmt.Sprintf("%x %d\n", sha256.Sum256(upload), n); string(out) != w {
+	if w := fmt.Sprintf("%x  %d\n", sha256.Sum256(upload), n); string(out) != w {
 		t.Errorf("upload: server says %q, want %q", out, w)
 	}
 	t.Logf("curl: 32 MiB down in %v, up in %v", down.Round(time.Millisecond), up.Round(time.Millisecond))
@@ -198,7 +140,8 @@ func TestCurl(t *testing.T) {
 func TestNetcat(t *testing.T) {
 	l := newTapLink(t, linkOptions{})
 	nc := taptest.RequireCommand(t, "nc", "netcat-openbsd")
-	port := startEcho(t, l)
+	const port = 7 // echo's port, as serve has it
+	startServices(t, l, services.Ports{Echo: port})
 	data := randomBytes(1 << 20)
 	for _, host := range []string{"10.77.0.2", "fd77:75::2"} {
 		out := run(t, l, data, nc, "-N", "-w", "30", host, strconv.Itoa(port))
@@ -275,7 +218,8 @@ func connectRetry(t *testing.T, l *testLink, family string, port int, opts ...ge
 func TestSocat(t *testing.T) {
 	l := newTapLink(t, linkOptions{})
 	socat := taptest.RequireCommand(t, "socat", "socat")
-	port := startEcho(t, l)
+	const port = 7 // echo's port, as serve has it
+	startServices(t, l, services.Ports{Echo: port})
 	data := randomBytes(1 << 20)
 	for _, addr := range []string{"TCP4:10.77.0.2:" + strconv.Itoa(port), "TCP6:[fd77:75::2]:" + strconv.Itoa(port)} {
 		out := run(t, l, data, socat, "-t", "10", "-", addr)

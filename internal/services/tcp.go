@@ -1,0 +1,42 @@
+package services
+
+import (
+	"errors"
+
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// Echo sends back what c receives until the peer closes its side, then
+// closes c (after the echo has gone out). It returns nil when the peer
+// closed, and the error of the recv or send that failed otherwise. c must
+// be passive (active false) and owned by the calling process.
+func Echo(c *gentcp.Socket) error {
+	defer c.Close()
+	for {
+		d, err := c.Recv(0, gentcp.Infinity)
+		if errors.Is(err, gentcp.Closed) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := c.Send(d.Bytes); err != nil {
+			return err
+		}
+	}
+}
+
+// Discard reads and drops everything c receives until the peer closes its
+// side, then closes c. It returns nil when the peer closed, and the
+// recv's error otherwise. c must be passive and owned by the calling
+// process.
+func Discard(c *gentcp.Socket) error {
+	defer c.Close()
+	for {
+		_, err := c.Recv(0, gentcp.Infinity)
+		if errors.Is(err, gentcp.Closed) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
