@@ -34,8 +34,8 @@ type Option struct {
 
 // Linger is the value of the linger option: {linger,{Enabled,Seconds}}.
 type Linger struct {
-	Enabled bool
-	Seconds int
+	Enabled bool // linger on close
+	Seconds int  // for at most this long; 0 resets the connection
 }
 
 // Endpoint is the value of the fd option: a netstack TCP endpoint made
@@ -43,8 +43,8 @@ type Linger struct {
 // queue, adopted by Connect (an already connected endpoint) or Listen (an
 // already listening one).
 type Endpoint struct {
-	EP tcpip.Endpoint
-	WQ *waiter.Queue
+	EP tcpip.Endpoint // the TCP endpoint, connected or listening
+	WQ *waiter.Queue  // the queue the endpoint was made with
 }
 
 // The options without arguments.
@@ -75,40 +75,130 @@ var (
 // Infinity is the timeout that never expires, OTP's infinity.
 const Infinity time.Duration = math.MaxInt64
 
-// Constructors for options with a value. Each is named after the option.
+// Constructors for options with a value follow, each named after its
+// option.
+
+// Mode is {mode,binary} for true and {mode,list} for false.
 func Mode(binary bool) Option {
 	if binary {
 		return Binary
 	}
 	return List
 }
-func Active(on bool) Option                         { return Option{"active", on} }
-func ActiveN(n int) Option                          { return Option{"active", n} }
-func Packet(n int) Option                           { return Option{"packet", n} }
-func PacketSize(n int) Option                       { return Option{"packet_size", n} }
-func Header(n int) Option                           { return Option{"header", n} }
-func LineDelimiter(c byte) Option                   { return Option{"line_delimiter", int(c)} }
-func Backlog(n int) Option                          { return Option{"backlog", n} }
-func IP(a netip.Addr) Option                        { return Option{"ip", a} }
-func Port(p int) Option                             { return Option{"port", p} }
+
+// Active is {active,true} or {active,false}: with true the socket sends
+// its data to the owner's mailbox as TCP messages; with false the owner
+// reads with Recv.
+func Active(on bool) Option { return Option{"active", on} }
+
+// ActiveN is {active,N}: N data messages, then a TCPPassive message and
+// {active,false}. N is -32768..32767; at creation N <= 0 is false, and
+// setopts adds N to the count left, as OTP does.
+func ActiveN(n int) Option { return Option{"active", n} }
+
+// Packet is {packet,N}: 0 for raw bytes, or 1, 2 or 4 for packets each
+// behind a big-endian length header of that many bytes, added on send
+// and removed on receive.
+func Packet(n int) Option { return Option{"packet", n} }
+
+// PacketSize is {packet_size,N}: the largest packet body accepted; a
+// longer one is emsgsize. 0 means no limit of the caller's (gentcp still
+// stops at 64 MiB).
+func PacketSize(n int) Option { return Option{"packet_size", n} }
+
+// Header is {header,N}: in binary mode the first N bytes of each packet
+// are delivered as list elements (Data.Header).
+func Header(n int) Option { return Option{"header", n} }
+
+// LineDelimiter is {line_delimiter,C}: the byte that ends a packet with
+// {packet,line}; '\n' by default.
+func LineDelimiter(c byte) Option { return Option{"line_delimiter", int(c)} }
+
+// Backlog is {backlog,N}: how many connections a listening socket
+// queues for Accept (5 by default; as on Linux, N+1 complete).
+func Backlog(n int) Option { return Option{"backlog", n} }
+
+// IP is {ip,Addr}: the local address a socket binds to.
+func IP(a netip.Addr) Option { return Option{"ip", a} }
+
+// Port is {port,P}: the local port a socket binds to; 0 picks a free
+// one.
+func Port(p int) Option { return Option{"port", p} }
+
+// FD is {fd,Fd}: adopt a netstack endpoint made elsewhere and its waiter
+// queue (see Endpoint).
 func FD(ep tcpip.Endpoint, wq *waiter.Queue) Option { return Option{"fd", Endpoint{ep, wq}} }
-func ExitOnClose(on bool) Option                    { return Option{"exit_on_close", on} }
-func ShowEconnreset(on bool) Option                 { return Option{"show_econnreset", on} }
-func Buffer(n int) Option                           { return Option{"buffer", n} }
-func Recbuf(n int) Option                           { return Option{"recbuf", n} }
-func Sndbuf(n int) Option                           { return Option{"sndbuf", n} }
-func Nodelay(on bool) Option                        { return Option{"nodelay", on} }
-func Keepalive(on bool) Option                      { return Option{"keepalive", on} }
-func Reuseaddr(on bool) Option                      { return Option{"reuseaddr", on} }
-func LingerOpt(on bool, s int) Option               { return Option{"linger", Linger{on, s}} }
-func SendTimeoutClose(on bool) Option               { return Option{"send_timeout_close", on} }
-func HighWatermark(n int) Option                    { return Option{"high_watermark", n} }
-func LowWatermark(n int) Option                     { return Option{"low_watermark", n} }
-func HighMsgqWatermark(n int) Option                { return Option{"high_msgq_watermark", n} }
-func LowMsgqWatermark(n int) Option                 { return Option{"low_msgq_watermark", n} }
-func DelaySend(on bool) Option                      { return Option{"delay_send", on} }
-func Priority(n int) Option                         { return Option{"priority", n} }
-func Tos(n int) Option                              { return Option{"tos", n} }
+
+// ExitOnClose is {exit_on_close,B}: true (the default) closes the socket
+// when the peer closes; false keeps it open, so that the owner can still
+// send after the peer's FIN.
+func ExitOnClose(on bool) Option { return Option{"exit_on_close", on} }
+
+// ShowEconnreset is {show_econnreset,B}: a reset from the peer is
+// reported as econnreset rather than closed.
+func ShowEconnreset(on bool) Option { return Option{"show_econnreset", on} }
+
+// Buffer is {buffer,N}: the size of the receive buffer of the socket's
+// driver (1460 by default): in raw mode a message or a Recv(0) carries
+// at most N bytes, and {packet,line} splits longer lines.
+func Buffer(n int) Option { return Option{"buffer", n} }
+
+// Recbuf is {recbuf,N}: netstack's receive buffer size in bytes (at
+// least 2304, Linux's minimum); it raises buffer to N unless buffer was
+// set.
+func Recbuf(n int) Option { return Option{"recbuf", n} }
+
+// Sndbuf is {sndbuf,N}: netstack's send buffer size in bytes (at least
+// 4608, Linux's minimum).
+func Sndbuf(n int) Option { return Option{"sndbuf", n} }
+
+// Nodelay is {nodelay,B}: true turns Nagle's algorithm off, so small
+// sends go out at once.
+func Nodelay(on bool) Option { return Option{"nodelay", on} }
+
+// Keepalive is {keepalive,B}: TCP keepalive probes on an idle
+// connection, with the stack's keepalive timers.
+func Keepalive(on bool) Option { return Option{"keepalive", on} }
+
+// Reuseaddr is {reuseaddr,B}: SO_REUSEADDR, binding to a local address
+// still held by a connection in TIME_WAIT.
+func Reuseaddr(on bool) Option { return Option{"reuseaddr", on} }
+
+// LingerOpt is {linger,{On,S}}: with on, close waits up to S seconds for
+// queued output to be sent, and S = 0 resets the connection at once,
+// dropping it.
+func LingerOpt(on bool, s int) Option { return Option{"linger", Linger{on, s}} }
+
+// SendTimeoutClose is {send_timeout_close,B}: a send that times out
+// closes the socket.
+func SendTimeoutClose(on bool) Option { return Option{"send_timeout_close", on} }
+
+// HighWatermark is {high_watermark,N}: the bytes queued for sending at
+// which the socket is busy and sends wait (8192 by default).
+func HighWatermark(n int) Option { return Option{"high_watermark", n} }
+
+// LowWatermark is {low_watermark,N}: the bytes queued for sending below
+// which a busy socket lets sends go on (4096 by default).
+func LowWatermark(n int) Option { return Option{"low_watermark", n} }
+
+// HighMsgqWatermark is {high_msgq_watermark,N}, stored and reported by
+// getopts; gentcp has no port message queue for it to bound.
+func HighMsgqWatermark(n int) Option { return Option{"high_msgq_watermark", n} }
+
+// LowMsgqWatermark is {low_msgq_watermark,N}, stored and reported by
+// getopts; gentcp has no port message queue for it to bound.
+func LowMsgqWatermark(n int) Option { return Option{"low_msgq_watermark", n} }
+
+// DelaySend is {delay_send,B}, stored and reported by getopts; gentcp
+// hands every send to netstack at once either way.
+func DelaySend(on bool) Option { return Option{"delay_send", on} }
+
+// Priority is {priority,N}, stored and reported by getopts; it has no
+// effect, netstack having no queueing by priority.
+func Priority(n int) Option { return Option{"priority", n} }
+
+// Tos is {tos,N}: the IPv4 type-of-service byte of the packets sent.
+func Tos(n int) Option { return Option{"tos", n} }
 
 // SendTimeout is {send_timeout,T}; Infinity (or any negative duration
 // given by a Go caller) means infinity. OTP counts in milliseconds.
