@@ -18,6 +18,8 @@ import (
 
 // Ports are the ports of the services; 0 turns one off.
 type Ports struct {
+	// Echo, Discard and HTTP are the TCP ports of the echo (RFC 862),
+	// discard (RFC 863) and HTTP services.
 	Echo, Discard, HTTP int
 }
 
