@@ -17,6 +17,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/internal/testutil/linktest"
 	"github.com/usertcp/usertcp/link/delay"
 )
 
@@ -34,11 +35,11 @@ func TestNew_InvalidConfig(t *testing.T) {
 		{"negative queue limit", delay.Config{QueueFrames: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := delay.New(channel.New(1, mtu, ""), tc.cfg)
+			_, err := delay.New(channel.New(1, linktest.MTU, ""), tc.cfg)
 			require.ErrorIs(t, err, delay.ErrInvalidConfig)
 
 			clock := faketime.NewManualClock()
-			ep, err := delay.New(channel.New(1, mtu, ""), delay.Config{Clock: clock, Latency: time.Second})
+			ep, err := delay.New(channel.New(1, linktest.MTU, ""), delay.Config{Clock: clock, Latency: time.Second})
 			require.NoError(t, err)
 			require.ErrorIs(t, ep.SetConfig(tc.cfg), delay.ErrInvalidConfig)
 			assert.Equal(t, time.Second, ep.Config().Latency, "SetConfig changed the config despite the error")
@@ -61,34 +62,34 @@ func payload(i int) []byte {
 // ids returns the number payload put in each frame queued in ch.
 func ids(ch *channel.Endpoint) []int {
 	var out []int
-	for _, f := range drain(ch) {
+	for _, f := range linktest.Drain(ch) {
 		out = append(out, int(binary.BigEndian.Uint16(f)))
 	}
 	return out
 }
 
 func TestPassThrough_ZeroConfigDoesNotQueue(t *testing.T) {
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: faketime.NewManualClock()})
 	require.NoError(t, err)
 
-	n, terr := write(ep, payload(1), payload(2))
+	n, terr := linktest.Write(ep, payload(1), payload(2))
 	require.Nil(t, terr)
 	assert.Equal(t, 2, n)
 	// No clock movement needed: the frames are already on the wire.
 	assert.Equal(t, []int{1, 2}, ids(ch))
 	assert.Equal(t, delay.Counters{Frames: 2, Bytes: 200}, ep.Counters())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestLatency_DeliversAfterLatency(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond})
 	require.NoError(t, err)
 
-	n, terr := write(ep, payload(1))
+	n, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, ep.Counters().Queued)
@@ -99,20 +100,20 @@ func TestLatency_DeliversAfterLatency(t *testing.T) {
 	assert.Equal(t, []int{1}, ids(ch))
 	assert.Equal(t, delay.Counters{Frames: 1, Bytes: 100}, ep.Counters())
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestOrder_KeptWithoutJitterOrReorder(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(1000, mtu, "")
+	ch := channel.New(1000, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 5 * time.Millisecond, Rate: 1 << 20})
 	require.NoError(t, err)
 
 	r := rand.New(rand.NewPCG(1, 2))
 	var want []int
 	for i := 0; i < 200; i++ {
-		_, terr := write(ep, payload(i))
+		_, terr := linktest.Write(ep, payload(i))
 		require.Nil(t, terr)
 		want = append(want, i)
 		clock.Advance(time.Duration(r.IntN(2000)) * time.Microsecond)
@@ -120,18 +121,18 @@ func TestOrder_KeptWithoutJitterOrReorder(t *testing.T) {
 	clock.Advance(time.Second)
 	assert.Equal(t, want, ids(ch))
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestRate_SerializesFrames(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	// 100-byte frames at 1000 B/s take 100ms each on the wire.
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: time.Millisecond, Rate: 1000})
 	require.NoError(t, err)
 
-	_, terr := write(ep, payload(1), payload(2), payload(3))
+	_, terr := linktest.Write(ep, payload(1), payload(2), payload(3))
 	require.Nil(t, terr)
 	var got [][]int
 	for i := 0; i < 4; i++ {
@@ -141,20 +142,20 @@ func TestRate_SerializesFrames(t *testing.T) {
 	// Departures at 100, 200 and 300ms, each delivered 1ms later.
 	assert.Equal(t, [][]int{nil, {1}, {2}, {3}}, got)
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestReorder_LaterFramesOvertake(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, Reorder: 1})
 	require.NoError(t, err)
 
-	_, terr := write(ep, payload(1))
+	_, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
 	require.NoError(t, ep.SetConfig(delay.Config{Latency: 10 * time.Millisecond}))
-	_, terr = write(ep, payload(2), payload(3))
+	_, terr = linktest.Write(ep, payload(2), payload(3))
 	require.Nil(t, terr)
 
 	clock.Advance(10 * time.Millisecond)
@@ -167,7 +168,7 @@ func TestReorder_LaterFramesOvertake(t *testing.T) {
 	assert.Equal(t, uint64(1), ep.Counters().Reordered)
 	assert.Equal(t, uint64(1), ep.Counters().OutOfOrder, "the held frame left after two written after it")
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // arrival is a frame seen on the wire, and when.
@@ -182,7 +183,7 @@ func runJittery(t *testing.T, seed uint64) []arrival {
 	t.Helper()
 	clock := faketime.NewManualClock()
 	start := clock.Now()
-	ch := channel.New(1000, mtu, "")
+	ch := channel.New(1000, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{
 		Seed: seed, Clock: clock,
 		Latency: 5 * time.Millisecond, Jitter: 2 * time.Millisecond, Reorder: 0.1,
@@ -197,7 +198,7 @@ func runJittery(t *testing.T, seed uint64) []arrival {
 		}
 	}
 	for i := 0; i < 300; i++ {
-		_, terr := write(ep, payload(i))
+		_, terr := linktest.Write(ep, payload(i))
 		require.Nil(t, terr)
 		clock.Advance(100 * time.Microsecond)
 		collect()
@@ -229,7 +230,7 @@ func TestJitter_SameSeedSameSchedule(t *testing.T) {
 		}
 	}
 	assert.False(t, inOrder, "jitter and reordering should have reordered something")
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // batchRecorder is a channel endpoint that records the size of each batch
@@ -250,39 +251,39 @@ func (b *batchRecorder) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Er
 func TestFire_WritesDueFramesInOneBatch(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	rec := &batchRecorder{Endpoint: channel.New(100, mtu, "")}
+	rec := &batchRecorder{Endpoint: channel.New(100, linktest.MTU, "")}
 	ep, err := delay.New(rec, delay.Config{Clock: clock, Latency: 10 * time.Millisecond})
 	require.NoError(t, err)
 
 	// Five writes at one instant: five frames due together.
 	for i := 0; i < 5; i++ {
-		_, terr := write(ep, payload(i))
+		_, terr := linktest.Write(ep, payload(i))
 		require.Nil(t, terr)
 	}
 	clock.Advance(time.Millisecond)
-	_, terr := write(ep, payload(5))
+	_, terr := linktest.Write(ep, payload(5))
 	require.Nil(t, terr)
 	clock.Advance(20 * time.Millisecond)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, ids(rec.Endpoint))
 	assert.Equal(t, []int{5, 1}, rec.batches)
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestBackpressure_BlocksUntilRoom(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 2})
 	require.NoError(t, err)
 
-	n, terr := write(ep, payload(1), payload(2))
+	n, terr := linktest.Write(ep, payload(1), payload(2))
 	require.Nil(t, terr)
 	require.Equal(t, 2, n)
 
 	done := make(chan int)
 	go func() {
-		n, _ := write(ep, payload(3))
+		n, _ := linktest.Write(ep, payload(3))
 		done <- n
 	}()
 	select {
@@ -298,21 +299,21 @@ func TestBackpressure_BlocksUntilRoom(t *testing.T) {
 	clock.Advance(10 * time.Millisecond)
 	assert.Equal(t, []int{3}, ids(ch), "the blocked frame was dropped, not delayed")
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestSetConfig_LargerLimitWakesWriters(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 1})
 	require.NoError(t, err)
-	_, terr := write(ep, payload(1))
+	_, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
 
 	done := make(chan int)
 	go func() {
-		n, _ := write(ep, payload(2))
+		n, _ := linktest.Write(ep, payload(2))
 		done <- n
 	}()
 	require.NoError(t, ep.SetConfig(delay.Config{Latency: 10 * time.Millisecond, QueueFrames: 2}))
@@ -320,16 +321,16 @@ func TestSetConfig_LargerLimitWakesWriters(t *testing.T) {
 	clock.Advance(10 * time.Millisecond)
 	assert.Equal(t, []int{1, 2}, ids(ch))
 	ep.Close()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestClose_ReleasesQueueAndWakesWriters(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := faketime.NewManualClock()
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 3})
 	require.NoError(t, err)
-	_, terr := write(ep, payload(1), payload(2), payload(3))
+	_, terr := linktest.Write(ep, payload(1), payload(2), payload(3))
 	require.Nil(t, terr)
 
 	type result struct {
@@ -338,7 +339,7 @@ func TestClose_ReleasesQueueAndWakesWriters(t *testing.T) {
 	}
 	done := make(chan result)
 	go func() {
-		n, err := write(ep, payload(4))
+		n, err := linktest.Write(ep, payload(4))
 		done <- result{n, err}
 	}()
 	require.Eventually(t, func() bool { return ep.Counters().Queued == 3 }, time.Second, time.Millisecond)
@@ -351,28 +352,28 @@ func TestClose_ReleasesQueueAndWakesWriters(t *testing.T) {
 
 	clock.Advance(time.Second)
 	assert.Empty(t, ids(ch), "the timer fired after Close")
-	_, terr = write(ep, payload(5))
+	_, terr = linktest.Write(ep, payload(5))
 	assert.IsType(t, &tcpip.ErrClosedForSend{}, terr)
 	ep.Close() // a second Close is harmless
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestStdClock_IsTheDefault(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := delay.New(ch, delay.Config{Latency: 5 * time.Millisecond})
 	require.NoError(t, err)
 	require.NotNil(t, ep.Config().Clock)
 
 	start := time.Now()
-	_, terr := write(ep, payload(1))
+	_, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
 	require.Eventually(t, func() bool { return ep.Counters().Frames == 1 }, 5*time.Second, time.Millisecond)
 	assert.GreaterOrEqual(t, time.Since(start), 5*time.Millisecond)
 	assert.Equal(t, []int{1}, ids(ch))
 	ep.Close()
 	ep.Wait()
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // TestTCP_TransferThroughDelay moves 1 MiB over TCP through a wire that
@@ -383,7 +384,7 @@ func TestTCP_TransferThroughDelay(t *testing.T) {
 	cfg := delay.Config{Seed: 99, Latency: 5 * time.Millisecond, Jitter: 2 * time.Millisecond, Reorder: 0.02}
 	t.Logf("seed %d", cfg.Seed)
 	var ep *delay.Endpoint
-	net := newTestNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
+	net := linktest.NewNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
 		var err error
 		ep, err = delay.New(lower, cfg)
 		require.NoError(t, err)
@@ -392,19 +393,19 @@ func TestTCP_TransferThroughDelay(t *testing.T) {
 	closed := false
 	defer func() {
 		if !closed {
-			net.close()
+			net.Close()
 		}
 	}()
 
-	data := randomBytes(cfg.Seed, 1<<20)
+	data := linktest.RandomBytes(cfg.Seed, 1<<20)
 	start := time.Now()
-	got := net.transfer(t, data)
+	got := net.Transfer(t, data)
 	assert.Equal(t, sha256.Sum256(data), got, "SHA-256 of received data")
 	c := ep.Counters()
 	t.Logf("took %v; counters: %+v", time.Since(start), c)
 	assert.NotZero(t, c.Reordered)
 
-	net.close()
+	net.Close()
 	closed = true
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }

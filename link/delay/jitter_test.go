@@ -15,6 +15,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/internal/testutil/linktest"
 	"github.com/usertcp/usertcp/link/delay"
 )
 
@@ -46,7 +47,7 @@ func (r *timedRecorder) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Er
 	at := r.clock.NowMonotonic().Sub(r.start)
 	r.mu.Lock()
 	for _, p := range pkts.AsSlice() {
-		r.out = append(r.out, arrival{id: int(binary.BigEndian.Uint16(bytesOf(p))), at: at})
+		r.out = append(r.out, arrival{id: int(binary.BigEndian.Uint16(linktest.Bytes(p))), at: at})
 	}
 	r.mu.Unlock()
 	// Nobody reads the channel: the recorder keeps what it needs.
@@ -68,7 +69,7 @@ func runJitterTraffic(t *testing.T, cfg delay.Config) jitterRun {
 	t.Helper()
 	clock := faketime.NewManualClock()
 	cfg.Clock = clock
-	rec := &timedRecorder{Endpoint: channel.New(1, mtu, ""), clock: clock, start: clock.NowMonotonic()}
+	rec := &timedRecorder{Endpoint: channel.New(1, linktest.MTU, ""), clock: clock, start: clock.NowMonotonic()}
 	ep, err := delay.New(rec, cfg)
 	require.NoError(t, err)
 	defer ep.Close()
@@ -78,7 +79,7 @@ func runJitterTraffic(t *testing.T, cfg delay.Config) jitterRun {
 	var run jitterRun
 	for i := 0; i < n; i++ {
 		run.sent = append(run.sent, clock.NowMonotonic().Sub(rec.start))
-		_, terr := write(ep, payload(i))
+		_, terr := linktest.Write(ep, payload(i))
 		require.Nil(t, terr)
 		if r.IntN(4) == 0 { // a quarter of the frames end a burst
 			clock.Advance(time.Duration(1+r.IntN(500)) * time.Microsecond)
@@ -172,13 +173,13 @@ func TestSetConfig_ShorterLatencyKeepsOrder(t *testing.T) {
 		t.Run(map[bool]string{false: "order kept", true: "JitterReorders"}[reorders], func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			clock := faketime.NewManualClock()
-			ch := channel.New(8, mtu, "")
+			ch := channel.New(8, linktest.MTU, "")
 			ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, JitterReorders: reorders})
 			require.NoError(t, err)
-			_, terr := write(ep, payload(1))
+			_, terr := linktest.Write(ep, payload(1))
 			require.Nil(t, terr)
 			require.NoError(t, ep.SetConfig(delay.Config{Latency: time.Millisecond, JitterReorders: reorders}))
-			_, terr = write(ep, payload(2))
+			_, terr = linktest.Write(ep, payload(2))
 			require.Nil(t, terr)
 
 			clock.Advance(time.Millisecond)
@@ -195,7 +196,7 @@ func TestSetConfig_ShorterLatencyKeepsOrder(t *testing.T) {
 				assert.Zero(t, ep.Counters().OutOfOrder)
 			}
 			ep.Close()
-			checkRefs(t)
+			linktest.CheckRefs(t)
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/internal/testutil/linktest"
 	"github.com/usertcp/usertcp/link/fault"
 )
 
@@ -34,10 +35,10 @@ func TestNew_InvalidConfig(t *testing.T) {
 		{"infinite corrupt", fault.Config{Corrupt: math.Inf(1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := fault.New(channel.New(1, mtu, ""), tc.cfg)
+			_, err := fault.New(channel.New(1, linktest.MTU, ""), tc.cfg)
 			require.ErrorIs(t, err, fault.ErrInvalidConfig)
 
-			ep, err := fault.New(channel.New(1, mtu, ""), fault.Config{Seed: 7, Loss: 0.5})
+			ep, err := fault.New(channel.New(1, linktest.MTU, ""), fault.Config{Seed: 7, Loss: 0.5})
 			require.NoError(t, err)
 			require.ErrorIs(t, ep.SetConfig(tc.cfg), fault.ErrInvalidConfig)
 			assert.Equal(t, fault.Config{Seed: 7, Loss: 0.5}, ep.Config(), "SetConfig changed the config despite the error")
@@ -48,45 +49,45 @@ func TestNew_InvalidConfig(t *testing.T) {
 		require.ErrorIs(t, err, fault.ErrInvalidConfig)
 	})
 	t.Run("boundaries are valid", func(t *testing.T) {
-		_, err := fault.New(channel.New(1, mtu, ""), fault.Config{Loss: 1, Duplicate: 0, Corrupt: 1})
+		_, err := fault.New(channel.New(1, linktest.MTU, ""), fault.Config{Loss: 1, Duplicate: 0, Corrupt: 1})
 		require.NoError(t, err)
 	})
 }
 
 func TestWritePackets_NoFaultsPassesFramesUnchanged(t *testing.T) {
-	ch := channel.New(64, mtu, "")
+	ch := channel.New(64, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1})
 	require.NoError(t, err)
 
-	in := frames(1, 50)
-	n, terr := write(ep, in...)
+	in := linktest.Frames(1, 50)
+	n, terr := linktest.Write(ep, in...)
 	require.Nil(t, terr)
 	assert.Equal(t, len(in), n)
-	assert.Equal(t, in, drain(ch))
+	assert.Equal(t, in, linktest.Drain(ch))
 
 	var size uint64
 	for _, f := range in {
 		size += uint64(len(f))
 	}
 	assert.Equal(t, fault.Counters{Frames: 50, Bytes: size}, ep.Counters())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_LossDropsSilently(t *testing.T) {
-	ch := channel.New(64, mtu, "")
+	ch := channel.New(64, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 1})
 	require.NoError(t, err)
 
-	n, terr := write(ep, frames(2, 10)...)
+	n, terr := linktest.Write(ep, linktest.Frames(2, 10)...)
 	require.Nil(t, terr)
 	assert.Equal(t, 10, n, "dropped frames must count as written")
-	assert.Empty(t, drain(ch))
+	assert.Empty(t, linktest.Drain(ch))
 	assert.Equal(t, fault.Counters{Frames: 10, Dropped: 10}, ep.Counters())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_LossRateMatchesProbability(t *testing.T) {
-	ch := channel.New(10000, mtu, "")
+	ch := channel.New(10000, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 3, Loss: 0.25})
 	require.NoError(t, err)
 	tiny := make([][]byte, 100)
@@ -94,53 +95,53 @@ func TestWritePackets_LossRateMatchesProbability(t *testing.T) {
 		tiny[i] = []byte{byte(i)}
 	}
 	for i := 0; i < 100; i++ {
-		_, terr := write(ep, tiny...)
+		_, terr := linktest.Write(ep, tiny...)
 		require.Nil(t, terr)
 	}
-	got := len(drain(ch))
+	got := len(linktest.Drain(ch))
 	t.Logf("seed 3: %d of 10000 frames survived", got)
 	assert.InDelta(t, 7500, got, 300)
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_DuplicateSendsTwice(t *testing.T) {
-	ch := channel.New(64, mtu, "")
+	ch := channel.New(64, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1, Duplicate: 1})
 	require.NoError(t, err)
 
-	in := frames(4, 5)
-	n, terr := write(ep, in...)
+	in := linktest.Frames(4, 5)
+	n, terr := linktest.Write(ep, in...)
 	require.Nil(t, terr)
 	assert.Equal(t, 5, n)
 	var want [][]byte
 	for _, f := range in {
 		want = append(want, f, f)
 	}
-	assert.Equal(t, want, drain(ch))
+	assert.Equal(t, want, linktest.Drain(ch))
 	c := ep.Counters()
 	assert.Equal(t, uint64(5), c.Duplicated)
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_CorruptFlipsOneBitOfACopy(t *testing.T) {
-	ch := channel.New(1000, mtu, "")
+	ch := channel.New(1000, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 5, Corrupt: 1})
 	require.NoError(t, err)
 
-	in := frames(5, 500)
+	in := linktest.Frames(5, 500)
 	var l stack.PacketBufferList
 	for _, f := range in {
-		l.PushBack(newPkt(f))
+		l.PushBack(linktest.NewPacket(f))
 	}
 	n, terr := ep.WritePackets(l)
 	require.Nil(t, terr)
 	require.Equal(t, len(in), n)
 	for i, p := range l.AsSlice() {
-		assert.Equal(t, in[i], bytesOf(p), "frame %d: caller's packet was modified", i)
+		assert.Equal(t, in[i], linktest.Bytes(p), "frame %d: caller's packet was modified", i)
 	}
 	l.DecRef()
 
-	out := drain(ch)
+	out := linktest.Drain(ch)
 	require.Len(t, out, len(in))
 	for i := range in {
 		require.Len(t, out[i], len(in[i]))
@@ -151,13 +152,13 @@ func TestWritePackets_CorruptFlipsOneBitOfACopy(t *testing.T) {
 		assert.Equal(t, 1, flipped, "frame %d: bits flipped", i)
 	}
 	assert.Equal(t, uint64(500), ep.Counters().Corrupted)
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // A corrupted copy keeps the header layout and metadata of the original, so
 // that lower endpoints which look at them (Ethernet, GSO) keep working.
 func TestWritePackets_CorruptKeepsHeaderLayout(t *testing.T) {
-	ch := channel.New(4, mtu, "")
+	ch := channel.New(4, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 5, Corrupt: 1})
 	require.NoError(t, err)
 
@@ -191,43 +192,43 @@ func TestWritePackets_CorruptKeepsHeaderLayout(t *testing.T) {
 }
 
 func TestPartition_DropsUntilHeal(t *testing.T) {
-	ch := channel.New(64, mtu, "")
+	ch := channel.New(64, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1})
 	require.NoError(t, err)
 
 	ep.Partition()
-	n, terr := write(ep, frames(6, 3)...)
+	n, terr := linktest.Write(ep, linktest.Frames(6, 3)...)
 	require.Nil(t, terr)
 	assert.Equal(t, 3, n)
-	assert.Empty(t, drain(ch))
+	assert.Empty(t, linktest.Drain(ch))
 
 	ep.Heal()
-	in := frames(7, 3)
-	_, terr = write(ep, in...)
+	in := linktest.Frames(7, 3)
+	_, terr = linktest.Write(ep, in...)
 	require.Nil(t, terr)
-	assert.Equal(t, in, drain(ch))
+	assert.Equal(t, in, linktest.Drain(ch))
 	assert.Equal(t, uint64(3), ep.Counters().Dropped)
 	assert.Equal(t, uint64(3), ep.Counters().Partitioned)
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // TestPartitioned_CountsOnlyPartitionDrops: frames lost to Loss are
 // Dropped but not Partitioned.
 func TestPartitioned_CountsOnlyPartitionDrops(t *testing.T) {
-	ch := channel.New(64, mtu, "")
+	ch := channel.New(64, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 1})
 	require.NoError(t, err)
-	_, terr := write(ep, frames(6, 4)...)
+	_, terr := linktest.Write(ep, linktest.Frames(6, 4)...)
 	require.Nil(t, terr)
 	ep.Partition()
-	_, terr = write(ep, frames(7, 2)...)
+	_, terr = linktest.Write(ep, linktest.Frames(7, 2)...)
 	require.Nil(t, terr)
 	c := ep.Counters()
 	assert.Equal(t, uint64(6), c.Dropped)
 	assert.Equal(t, uint64(2), c.Partitioned)
 	assert.Error(t, fault.Config{Loss: 2}.Validate())
 	assert.NoError(t, fault.Config{Loss: 0.5}.Validate())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // run writes in through a new Endpoint, one frame per call, applying
@@ -235,7 +236,7 @@ func TestPartitioned_CountsOnlyPartitionDrops(t *testing.T) {
 // frame.
 func run(t *testing.T, cfg fault.Config, in [][]byte, at int, change *fault.Config) ([][][]byte, fault.Counters) {
 	t.Helper()
-	ch := channel.New(4, mtu, "")
+	ch := channel.New(4, linktest.MTU, "")
 	ep, err := fault.New(ch, cfg)
 	require.NoError(t, err)
 	out := make([][][]byte, len(in))
@@ -243,15 +244,15 @@ func run(t *testing.T, cfg fault.Config, in [][]byte, at int, change *fault.Conf
 		if change != nil && i == at {
 			require.NoError(t, ep.SetConfig(*change))
 		}
-		_, terr := write(ep, f)
+		_, terr := linktest.Write(ep, f)
 		require.Nil(t, terr)
-		out[i] = drain(ch)
+		out[i] = linktest.Drain(ch)
 	}
 	return out, ep.Counters()
 }
 
 func TestDeterminism_SameSeedSameDecisions(t *testing.T) {
-	in := frames(8, 2000)
+	in := linktest.Frames(8, 2000)
 	cfg := fault.Config{Seed: 42, Loss: 0.2, Duplicate: 0.2, Corrupt: 0.2}
 	t.Logf("seed %d", cfg.Seed)
 	out1, c1 := run(t, cfg, in, 0, nil)
@@ -274,13 +275,13 @@ func TestDeterminism_SameSeedSameDecisions(t *testing.T) {
 		assert.Equal(t, out1, out2)
 		assert.Equal(t, c1, c2)
 	})
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // Each frame draws the same numbers whatever the configuration, so turning
 // loss on does not change which of the surviving frames get corrupted.
 func TestDeterminism_LossDoesNotShiftCorruption(t *testing.T) {
-	in := frames(9, 1000)
+	in := linktest.Frames(9, 1000)
 	plain, _ := run(t, fault.Config{Seed: 11, Corrupt: 0.3}, in, 0, nil)
 	lossy, c := run(t, fault.Config{Seed: 11, Corrupt: 0.3, Loss: 0.5}, in, 0, nil)
 	require.NotZero(t, c.Dropped)
@@ -295,22 +296,22 @@ func TestDeterminism_LossDoesNotShiftCorruption(t *testing.T) {
 // A lower endpoint that takes only part of a batch makes WritePackets report
 // the caller's frames before the first one not taken.
 func TestWritePackets_PartialLowerWrite(t *testing.T) {
-	ch := channel.New(3, mtu, "")
+	ch := channel.New(3, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1, Duplicate: 1})
 	require.NoError(t, err)
 
 	// Three slots hold frame 0, its duplicate and frame 1; frame 1's
 	// duplicate does not fit, so frames 0 only is fully written.
-	n, terr := write(ep, frames(10, 4)...)
+	n, terr := linktest.Write(ep, linktest.Frames(10, 4)...)
 	require.Nil(t, terr, "channel reports a full queue as a short count")
 	assert.Equal(t, 1, n)
-	assert.Len(t, drain(ch), 3)
-	checkRefs(t)
+	assert.Len(t, linktest.Drain(ch), 3)
+	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_ConcurrentUse(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	ch := channel.New(100000, mtu, "")
+	ch := channel.New(100000, linktest.MTU, "")
 	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 0.1, Duplicate: 0.1, Corrupt: 0.1})
 	require.NoError(t, err)
 
@@ -320,7 +321,7 @@ func TestEndpoint_ConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				_, _ = write(ep, frames(uint64(g*1000+i), 5)...)
+				_, _ = linktest.Write(ep, linktest.Frames(uint64(g*1000+i), 5)...)
 			}
 		}()
 	}
@@ -343,17 +344,17 @@ func TestEndpoint_ConcurrentUse(t *testing.T) {
 	wg.Wait()
 	c := ep.Counters()
 	assert.Equal(t, uint64(2000), c.Frames)
-	drain(ch)
-	checkRefs(t)
+	linktest.Drain(ch)
+	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_PassesCapabilitiesThrough(t *testing.T) {
-	ch := channel.New(1, mtu, "\x02\x00\x00\x00\x00\x01")
+	ch := channel.New(1, linktest.MTU, "\x02\x00\x00\x00\x00\x01")
 	ch.LinkEPCapabilities = stack.CapabilityRXChecksumOffload
 	ep, err := fault.New(ch, fault.Config{})
 	require.NoError(t, err)
 	assert.Equal(t, stack.CapabilityRXChecksumOffload, ep.Capabilities())
-	assert.Equal(t, uint32(mtu), ep.MTU())
+	assert.Equal(t, uint32(linktest.MTU), ep.MTU())
 	assert.Equal(t, ch.LinkAddress(), ep.LinkAddress())
 }
 
@@ -373,7 +374,7 @@ func TestTCP_TransferSurvivesFaults(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			t.Logf("seed %d", tc.cfg.Seed)
 			var ep *fault.Endpoint
-			net := newTestNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
+			net := linktest.NewNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
 				var err error
 				ep, err = fault.New(lower, tc.cfg)
 				require.NoError(t, err)
@@ -382,27 +383,27 @@ func TestTCP_TransferSurvivesFaults(t *testing.T) {
 			closed := false
 			defer func() {
 				if !closed {
-					net.close()
+					net.Close()
 				}
 			}()
 
-			data := randomBytes(tc.cfg.Seed, 1<<20)
-			got := net.transfer(t, data)
+			data := linktest.RandomBytes(tc.cfg.Seed, 1<<20)
+			got := net.Transfer(t, data)
 			assert.Equal(t, sha256.Sum256(data), got, "SHA-256 of received data")
 
 			c := ep.Counters()
 			t.Logf("counters: %+v", c)
 			t.Logf("B: TCP checksum errors %d, IP malformed %d",
-				net.b.Stats().TCP.ChecksumErrors.Value(), net.b.Stats().IP.MalformedPacketsReceived.Value())
+				net.B.Stats().TCP.ChecksumErrors.Value(), net.B.Stats().IP.MalformedPacketsReceived.Value())
 			if tc.cfg.Loss > 0 {
 				assert.NotZero(t, c.Dropped)
 			}
 			if tc.cfg.Corrupt >= 0.01 {
 				assert.NotZero(t, c.Corrupted)
 			}
-			net.close()
+			net.Close()
 			closed = true
-			checkRefs(t)
+			linktest.CheckRefs(t)
 		})
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/internal/testutil/linktest"
 	"github.com/usertcp/usertcp/link/delay"
 	"github.com/usertcp/usertcp/link/fault"
 	"github.com/usertcp/usertcp/link/pcap"
@@ -33,7 +34,7 @@ import (
 
 func TestNew_WritesFileHeader(t *testing.T) {
 	var f bytes.Buffer
-	_, err := pcap.New(channel.New(1, mtu, ""), &f, pcap.Options{SnapLen: 1000})
+	_, err := pcap.New(channel.New(1, linktest.MTU, ""), &f, pcap.Options{SnapLen: 1000})
 	require.NoError(t, err)
 	want := []byte{
 		0x4d, 0x3c, 0xb2, 0xa1, // nanosecond magic, little-endian
@@ -69,9 +70,9 @@ func (w *failingWriter) Write(b []byte) (int, error) {
 func TestNew_Errors(t *testing.T) {
 	_, err := pcap.New(nil, io.Discard, pcap.Options{})
 	assert.Error(t, err, "nil lower endpoint")
-	_, err = pcap.New(channel.New(1, mtu, ""), nil, pcap.Options{})
+	_, err = pcap.New(channel.New(1, linktest.MTU, ""), nil, pcap.Options{})
 	assert.Error(t, err, "nil writer")
-	_, err = pcap.New(channel.New(1, mtu, ""), &failingWriter{}, pcap.Options{})
+	_, err = pcap.New(channel.New(1, linktest.MTU, ""), &failingWriter{}, pcap.Options{})
 	assert.ErrorIs(t, err, errDiskFull)
 }
 
@@ -82,9 +83,9 @@ func TestNew_LinkType(t *testing.T) {
 		opt   pcap.LinkType
 		want  pcap.LinkType
 	}{
-		{"raw IP link is inferred", channel.New(1, mtu, ""), 0, pcap.LinkTypeRaw},
-		{"Ethernet link is inferred", ethernet.New(channel.New(1, mtu, "")), 0, pcap.LinkTypeEthernet},
-		{"an explicit link type wins", channel.New(1, mtu, ""), pcap.LinkTypeEthernet, pcap.LinkTypeEthernet},
+		{"raw IP link is inferred", channel.New(1, linktest.MTU, ""), 0, pcap.LinkTypeRaw},
+		{"Ethernet link is inferred", ethernet.New(channel.New(1, linktest.MTU, "")), 0, pcap.LinkTypeEthernet},
+		{"an explicit link type wins", channel.New(1, linktest.MTU, ""), pcap.LinkTypeEthernet, pcap.LinkTypeEthernet},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f bytes.Buffer
@@ -125,26 +126,26 @@ func inject(ch *channel.Endpoint, proto tcpip.NetworkProtocolNumber, b []byte) {
 func TestEndpoint_RecordsBothDirectionsWithClockTimes(t *testing.T) {
 	clock := faketime.NewManualClock()
 	var f bytes.Buffer
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := pcap.New(ch, &f, pcap.Options{Clock: clock})
 	require.NoError(t, err)
 	var d dispatcher
 	ep.Attach(&d)
 
-	out := frames(1, 2)
-	in := frames(2, 1)
+	out := linktest.Frames(1, 2)
+	in := linktest.Frames(2, 1)
 	clock.Advance(1500 * time.Millisecond)
-	n, terr := write(ep, out[0])
+	n, terr := linktest.Write(ep, out[0])
 	require.Nil(t, terr)
 	require.Equal(t, 1, n)
 	clock.Advance(1234 * time.Nanosecond)
 	inject(ch, header.IPv4ProtocolNumber, in[0])
 	clock.Advance(time.Hour)
-	_, terr = write(ep, out[1])
+	_, terr = linktest.Write(ep, out[1])
 	require.Nil(t, terr)
 
 	// The frames pass unchanged, both ways.
-	assert.Equal(t, out, drain(ch))
+	assert.Equal(t, out, linktest.Drain(ch))
 	assert.Equal(t, [][]byte{in[0]}, d.data)
 
 	recs, _, err := pcap.ReadFile(&f)
@@ -162,7 +163,7 @@ func TestEndpoint_RecordsBothDirectionsWithClockTimes(t *testing.T) {
 		assert.Equal(t, want[i].Data, recs[i].Data, "record %d", i)
 	}
 	assert.NoError(t, ep.Err())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 }
 
 // Around an Ethernet endpoint, both directions are recorded as whole
@@ -172,14 +173,14 @@ func TestEndpoint_RecordsEthernetHeaders(t *testing.T) {
 	var f bytes.Buffer
 	local := tcpip.LinkAddress("\x02\x00\x00\x00\x00\x01")
 	remote := tcpip.LinkAddress("\x02\x00\x00\x00\x00\x02")
-	ch := channel.New(8, mtu, local)
+	ch := channel.New(8, linktest.MTU, local)
 	ep, err := pcap.New(ethernet.New(ch), &f, pcap.Options{})
 	require.NoError(t, err)
 	require.Equal(t, pcap.LinkTypeEthernet, ep.LinkType())
 	var d dispatcher
 	ep.Attach(&d)
 
-	ip := frames(3, 1)[0]
+	ip := linktest.Frames(3, 1)[0]
 	// Outbound, as a NIC does it: reserve room, AddHeader, write.
 	p := stack.NewPacketBuffer(stack.PacketBufferOptions{
 		ReserveHeaderBytes: int(ep.MaxHeaderLength()),
@@ -215,17 +216,17 @@ func TestEndpoint_RecordsEthernetHeaders(t *testing.T) {
 	// The stack still gets the IP packet, header parsed off.
 	assert.Equal(t, []tcpip.NetworkProtocolNumber{header.IPv4ProtocolNumber}, d.proto)
 	assert.Equal(t, [][]byte{ip}, d.data)
-	drain(ch)
-	checkRefs(t)
+	linktest.Drain(ch)
+	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_SnapLenTruncates(t *testing.T) {
 	var f bytes.Buffer
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := pcap.New(ch, &f, pcap.Options{SnapLen: 10})
 	require.NoError(t, err)
-	fr := frames(4, 1)[0]
-	_, terr := write(ep, fr)
+	fr := linktest.Frames(4, 1)[0]
+	_, terr := linktest.Write(ep, fr)
 	require.Nil(t, terr)
 
 	recs, _, err := pcap.ReadFile(&f)
@@ -233,24 +234,24 @@ func TestEndpoint_SnapLenTruncates(t *testing.T) {
 	require.Len(t, recs, 1)
 	assert.Equal(t, fr[:10], recs[0].Data)
 	assert.Equal(t, len(fr), recs[0].OrigLen)
-	assert.Equal(t, [][]byte{fr}, drain(ch), "the frame itself must not be truncated")
-	checkRefs(t)
+	assert.Equal(t, [][]byte{fr}, linktest.Drain(ch), "the frame itself must not be truncated")
+	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_WriterErrorStopsRecordingNotTraffic(t *testing.T) {
 	w := &failingWriter{ok: 2} // the file header and one record
-	ch := channel.New(8, mtu, "")
+	ch := channel.New(8, linktest.MTU, "")
 	ep, err := pcap.New(ch, w, pcap.Options{})
 	require.NoError(t, err)
 
-	in := frames(5, 3)
+	in := linktest.Frames(5, 3)
 	for _, fr := range in {
-		_, terr := write(ep, fr)
+		_, terr := linktest.Write(ep, fr)
 		require.Nil(t, terr)
 	}
 	assert.ErrorIs(t, ep.Err(), errDiskFull)
-	assert.Equal(t, in, drain(ch))
-	checkRefs(t)
+	assert.Equal(t, in, linktest.Drain(ch))
+	linktest.CheckRefs(t)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, so that the race
@@ -269,7 +270,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func TestEndpoint_ConcurrentRecordsStayWhole(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var f syncBuffer
-	ch := channel.New(10000, mtu, "")
+	ch := channel.New(10000, linktest.MTU, "")
 	ep, err := pcap.New(ch, &f, pcap.Options{})
 	require.NoError(t, err)
 	var d dispatcher
@@ -280,13 +281,13 @@ func TestEndpoint_ConcurrentRecordsStayWhole(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			for _, fr := range frames(uint64(g), 100) {
-				_, _ = write(ep, fr)
+			for _, fr := range linktest.Frames(uint64(g), 100) {
+				_, _ = linktest.Write(ep, fr)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			for _, fr := range frames(uint64(g+100), 100) {
+			for _, fr := range linktest.Frames(uint64(g+100), 100) {
 				inject(ch, header.IPv4ProtocolNumber, fr)
 			}
 		}()
@@ -299,8 +300,8 @@ func TestEndpoint_ConcurrentRecordsStayWhole(t *testing.T) {
 	for i := 1; i < len(recs); i++ {
 		assert.False(t, recs[i].Time.Before(recs[i-1].Time), "record %d goes back in time", i)
 	}
-	drain(ch)
-	checkRefs(t)
+	linktest.Drain(ch)
+	linktest.CheckRefs(t)
 }
 
 // header24 returns a pcap file header in the given byte order.
@@ -407,7 +408,7 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 	defer file.Close()
 
 	var ep *pcap.Endpoint
-	net := newTestNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
+	net := linktest.NewNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
 		var err error
 		ep, err = pcap.New(lower, file, pcap.Options{})
 		require.NoError(t, err)
@@ -416,18 +417,18 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 	closed := false
 	defer func() {
 		if !closed {
-			net.close()
+			net.Close()
 		}
 	}()
 
-	data := randomBytes(1, 64<<10)
-	got := net.transfer(t, data)
+	data := linktest.RandomBytes(1, 64<<10)
+	got := net.Transfer(t, data)
 	assert.Equal(t, sha256.Sum256(data), got)
-	net.close()
+	net.Close()
 	closed = true
 	require.NoError(t, ep.Err())
 	require.NoError(t, file.Close())
-	checkRefs(t)
+	linktest.CheckRefs(t)
 
 	f, err := os.Open(path)
 	require.NoError(t, err)
@@ -440,8 +441,8 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 	// The first frame is A's SYN; data flows A→B, ACKs B→A.
 	ip := header.IPv4(recs[0].Data)
 	require.True(t, ip.IsValid(len(recs[0].Data)))
-	assert.Equal(t, addrA, ip.SourceAddress())
-	assert.Equal(t, addrB, ip.DestinationAddress())
+	assert.Equal(t, linktest.AddrA, ip.SourceAddress())
+	assert.Equal(t, linktest.AddrB, ip.DestinationAddress())
 	tcpHdr := header.TCP(ip.Payload())
 	assert.Equal(t, header.TCPFlagSyn, tcpHdr.Flags())
 	var fromA, fromB, payload int
@@ -449,10 +450,10 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 		ip := header.IPv4(rec.Data)
 		require.True(t, ip.IsValid(len(rec.Data)), "record %d", i)
 		switch ip.SourceAddress() {
-		case addrA:
+		case linktest.AddrA:
 			fromA++
 			payload += len(header.TCP(ip.Payload()).Payload())
-		case addrB:
+		case linktest.AddrB:
 			fromB++
 		}
 		if i > 0 {
@@ -503,7 +504,7 @@ func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
 	)
 	const seed = 5
 	t.Logf("seed %d", seed)
-	net := newTestNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
+	net := linktest.NewNet(t, func(lower stack.LinkEndpoint) stack.LinkEndpoint {
 		var err error
 		p, err = pcap.New(lower, &file, pcap.Options{})
 		require.NoError(t, err)
@@ -516,21 +517,21 @@ func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
 	closed := false
 	defer func() {
 		if !closed {
-			net.close()
+			net.Close()
 		}
 	}()
 
-	data := randomBytes(seed, 256<<10)
-	assert.Equal(t, sha256.Sum256(data), net.transfer(t, data))
-	net.close()
+	data := linktest.RandomBytes(seed, 256<<10)
+	assert.Equal(t, sha256.Sum256(data), net.Transfer(t, data))
+	net.Close()
 	closed = true
-	checkRefs(t)
+	linktest.CheckRefs(t)
 
 	recs, _, err := pcap.ReadFile(&file.b)
 	require.NoError(t, err)
 	fromA := 0
 	for _, rec := range recs {
-		if header.IPv4(rec.Data).SourceAddress() == addrA {
+		if header.IPv4(rec.Data).SourceAddress() == linktest.AddrA {
 			fromA++
 		}
 	}
