@@ -7,6 +7,18 @@
 // netstack LinkEndpoint (from link/memlink, link/tap, or any other package),
 // so the layers stay separate: link → stack → gentcp.
 //
+// Start with New and a NIC on a link:
+//
+//	a, b, _ := memlink.New(memlink.Options{}) // b is for a second stack
+//	s, _ := stack.New(stack.Options{NICs: []stack.NIC{{Name: "eth0", Link: a,
+//		Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")}}}})
+//	defer s.Close()
+//
+// Then use it through gentcp (gentcp.NewNode(s): gen_tcp, or net.Conn and
+// net.Listener with Node.Dial and Node.Listen), or through netstack itself
+// (s.Netstack() with gVisor's gonet adapter, as the package's Example
+// does).
+//
 // Clock, RandSource and SecureRNG are injectable. Together they decide every
 // timer, ephemeral port, initial sequence number and timestamp offset the
 // stack uses, which is what the deterministic simulation needs: netstack

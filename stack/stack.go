@@ -24,7 +24,7 @@ import (
 )
 
 // Options describes a stack. The zero value is a stack with only a loopback
-// NIC and netstack's TCP defaults plus SACK and RACK.
+// NIC and netstack's TCP defaults plus SACK.
 type Options struct {
 	// NICs are the stack's network interfaces, in order; NIC IDs are
 	// assigned from 2 up (1 is the loopback NIC).
