@@ -390,12 +390,7 @@ func TestTCP_TransferThroughDelay(t *testing.T) {
 		require.NoError(t, err)
 		return ep
 	})
-	closed := false
-	defer func() {
-		if !closed {
-			net.Close()
-		}
-	}()
+	defer net.Close()
 
 	data := linktest.RandomBytes(cfg.Seed, 1<<20)
 	start := time.Now()
@@ -406,6 +401,5 @@ func TestTCP_TransferThroughDelay(t *testing.T) {
 	assert.NotZero(t, c.Reordered)
 
 	net.Close()
-	closed = true
 	linktest.CheckRefs(t)
 }

@@ -380,12 +380,7 @@ func TestTCP_TransferSurvivesFaults(t *testing.T) {
 				require.NoError(t, err)
 				return ep
 			})
-			closed := false
-			defer func() {
-				if !closed {
-					net.Close()
-				}
-			}()
+			defer net.Close()
 
 			data := linktest.RandomBytes(tc.cfg.Seed, 1<<20)
 			got := net.Transfer(t, data)
@@ -402,7 +397,6 @@ func TestTCP_TransferSurvivesFaults(t *testing.T) {
 				assert.NotZero(t, c.Corrupted)
 			}
 			net.Close()
-			closed = true
 			linktest.CheckRefs(t)
 		})
 	}

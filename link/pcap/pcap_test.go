@@ -414,18 +414,12 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 		require.NoError(t, err)
 		return ep
 	})
-	closed := false
-	defer func() {
-		if !closed {
-			net.Close()
-		}
-	}()
+	defer net.Close()
 
 	data := linktest.RandomBytes(1, 64<<10)
 	got := net.Transfer(t, data)
 	assert.Equal(t, sha256.Sum256(data), got)
 	net.Close()
-	closed = true
 	require.NoError(t, ep.Err())
 	require.NoError(t, file.Close())
 	linktest.CheckRefs(t)
@@ -514,17 +508,11 @@ func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
 		require.NoError(t, err)
 		return f
 	})
-	closed := false
-	defer func() {
-		if !closed {
-			net.Close()
-		}
-	}()
+	defer net.Close()
 
 	data := linktest.RandomBytes(seed, 256<<10)
 	assert.Equal(t, sha256.Sum256(data), net.Transfer(t, data))
 	net.Close()
-	closed = true
 	linktest.CheckRefs(t)
 
 	recs, _, err := pcap.ReadFile(&file.b)

@@ -36,13 +36,15 @@ var (
 // channel endpoints and one pump goroutine per direction. Stack A's NIC
 // may be wrapped, so that the A→B direction goes through the wrapper.
 type Net struct {
-	A, B   *stack.Stack
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	A, B      *stack.Stack
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // NewNet builds the two stacks; wrapA wraps A's end of the wire. The
-// caller closes the Net.
+// caller closes the Net: with a deferred Close, so that a failed
+// assertion leaves nothing running, and with Close before a CheckRefs.
 func NewNet(t *testing.T, wrapA func(stack.LinkEndpoint) stack.LinkEndpoint) *Net {
 	t.Helper()
 	// Capabilities stay zero: no checksum offload, so both stacks compute
@@ -76,14 +78,17 @@ func (n *Net) pump(ctx context.Context, from, to *channel.Endpoint) {
 	}
 }
 
-// Close stops the pumps and both stacks.
+// Close stops the pumps and both stacks. Only the first call does
+// anything.
 func (n *Net) Close() {
-	n.cancel()
-	n.wg.Wait()
-	for _, s := range []*stack.Stack{n.A, n.B} {
-		s.Close()
-		s.Wait()
-	}
+	n.closeOnce.Do(func() {
+		n.cancel()
+		n.wg.Wait()
+		for _, s := range []*stack.Stack{n.A, n.B} {
+			s.Close()
+			s.Wait()
+		}
+	})
 }
 
 func newStack(t *testing.T, ep stack.LinkEndpoint, addr tcpip.Address) *stack.Stack {
