@@ -259,3 +259,55 @@ func TestMemoryTargetBothModes(t *testing.T) {
 	}
 	assert.Len(t, judged, 2, "both modes judged: %v", judged)
 }
+
+// TestIssue21Targets: Recv's bulk is judged at 0.9x gonet and 0.9x
+// RecvAppend of the same case, the caller's-buffer paths at 1.0x gonet,
+// and the message rate at 2x OTP in every run, not in the median only.
+func TestIssue21Targets(t *testing.T) {
+	runs := func(vs ...float64) map[string]bench.Stat {
+		return map[string]bench.Stat{bench.BytesPerSec: bench.NewStat(vs), bench.MsgsPerSec: bench.NewStat(vs)}
+	}
+	bulk := func(sys, mode string) bench.Case {
+		return bench.Case{Measurement: bench.Bulk, System: sys, Mode: mode, MTU: 1500, Conns: 1, Dir: bench.Up}
+	}
+	msg := func(sys, mode string) bench.Case {
+		c := bench.Case{Measurement: bench.MessageRate, System: sys, Mode: mode}
+		if sys == bench.Gentcp {
+			c.MTU = 1500
+		}
+		return c
+	}
+	var res []bench.Result
+	for _, r := range []struct {
+		c    bench.Case
+		runs []float64
+	}{
+		{bulk(bench.Gentcp, ""), []float64{92, 92, 92}},
+		{bulk(bench.Gentcp, bench.Release), []float64{85, 85, 85}},
+		{bulk(bench.Gentcp, bench.Append), []float64{100, 100, 100}},
+		{bulk(bench.Gentcp, bench.NetConn), []float64{95, 95, 95}},
+		{bulk(bench.Gonet, ""), []float64{100, 100, 100}},
+		{msg(bench.Gentcp, bench.ActiveOnce), []float64{300, 300, 150}},
+		{msg(bench.Gentcp, bench.Passive), []float64{300, 250, 210}},
+		{msg(bench.OTP, bench.ActiveOnce), []float64{100, 100, 100}},
+		{msg(bench.OTP, bench.Passive), []float64{100, 100, 100}},
+	} {
+		res = append(res, bench.Result{Name: r.c.Name(), Case: r.c, Metrics: runs(r.runs...)})
+	}
+	met := map[string]bool{}
+	for _, c := range bench.Compare(res) {
+		if c.Target != nil {
+			met[c.Case+" vs "+c.Baseline] = c.Target.Met
+		}
+	}
+	assert.Equal(t, map[string]bool{
+		"bulk/conns=1/dir=up/gentcp/mtu=1500 vs gonet":                 true,  // 0.92 >= 0.9
+		"bulk/conns=1/dir=up/gentcp/mtu=1500 vs gentcp-append":         true,  // 0.92 >= 0.9
+		"bulk/conns=1/dir=up/gentcp-release/mtu=1500 vs gonet":         false, // 0.85
+		"bulk/conns=1/dir=up/gentcp-release/mtu=1500 vs gentcp-append": false,
+		"bulk/conns=1/dir=up/gentcp-append/mtu=1500 vs gonet":          true,  // 1.0 >= 1.0
+		"bulk/conns=1/dir=up/gentcp-conn/mtu=1500 vs gonet":            false, // 0.95 < 1.0
+		"msgrate/gentcp-once/mtu=1500 vs otp":                          false, // median 3x, one run 1.5x
+		"msgrate/gentcp-passive/mtu=1500 vs otp":                       true,  // every run above 2x
+	}, met)
+}

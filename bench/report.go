@@ -210,11 +210,32 @@ func Headline(measurement string) []string {
 type Target struct {
 	Op    string  `json:"op"`    // ">=" or "<="
 	Ratio float64 `json:"ratio"` // or the limit, without a baseline
-	Met   bool    `json:"met"`   // whether the median ratio (or value) meets it
+	// EveryRun says the goal holds for the worst run's ratio, not only
+	// for the median (issue 21's message rate: "in every round").
+	EveryRun bool `json:"every_run,omitempty"`
+	Met      bool `json:"met"` // whether the median ratio (or value; the worst run's with EveryRun) meets it
 }
 
-// String is the goal as a ratio ("<= 1.1x").
-func (t Target) String() string { return fmt.Sprintf("%s %.1fx", t.Op, t.Ratio) }
+// String is the goal as a ratio ("<= 1.1x", ">= 2.0x in every run").
+func (t Target) String() string {
+	s := fmt.Sprintf("%s %.1fx", t.Op, t.Ratio)
+	if t.EveryRun {
+		s += " in every run"
+	}
+	return s
+}
+
+// Judged is the figure of s the target judges: the median, or with
+// EveryRun the worst run (the least for >=, the most for <=).
+func (t Target) Judged(s Stat) float64 {
+	switch {
+	case !t.EveryRun:
+		return s.Median
+	case t.Op == ">=":
+		return s.Min
+	}
+	return s.Max
+}
 
 // Comparison is one figure of the project's against one baseline.
 type Comparison struct {
@@ -242,8 +263,19 @@ const MemoryLimit = 15500
 // to the kernel, in ns.
 const TAPRoundTripLimit = 40000
 
+// GentcpAppend is the baseline name of a comparison of gentcp's Recv
+// (with or without Release) with its RecvAppend in the same case: issue
+// 21 asks Recv for 0.9x RecvAppend.
+const GentcpAppend = Gentcp + "-" + Append
+
+// recvMode reports whether a gentcp bulk mode reads with Recv, the
+// Erlang-shaped path that returns a binary per call.
+func recvMode(mode string) bool { return mode == "" || mode == Release }
+
 // target returns the goal for a gentcp figure against a baseline, if the
-// issue sets one.
+// issue sets one: issue 21's targets, and the earlier ones it keeps (bulk
+// through the caller's buffer at 1.0x gonet, TAP at MTU 1500 at 2x
+// fdbased, the TAP round trip, idle memory).
 func target(c Case, metric, baseline string) *Target {
 	switch {
 	case c.Link == TAP && c.Measurement == Bulk && baseline == Fdbased && c.MTU == 1500:
@@ -254,8 +286,12 @@ func target(c Case, metric, baseline string) *Target {
 		return &Target{Op: "<=", Ratio: TAPRoundTripLimit}
 	case c.Link == TAP && baseline != Gonet:
 		return nil
+	case c.Measurement == Bulk && baseline == Gonet && recvMode(c.Mode):
+		return &Target{Op: ">=", Ratio: 0.9}
 	case c.Measurement == Bulk && baseline == Gonet:
 		return &Target{Op: ">=", Ratio: 1.0}
+	case c.Measurement == Bulk && baseline == GentcpAppend:
+		return &Target{Op: ">=", Ratio: 0.9}
 	case c.Measurement == Bulk && baseline == Kernel && c.MTU == 65520:
 		return &Target{Op: ">=", Ratio: 1.8}
 	case c.Measurement == Bulk && baseline == OTP:
@@ -265,7 +301,7 @@ func target(c Case, metric, baseline string) *Target {
 	case c.Measurement == ConnRate && baseline == Gonet:
 		return &Target{Op: ">=", Ratio: 1.0}
 	case c.Measurement == MessageRate && baseline == OTP:
-		return &Target{Op: ">=", Ratio: 2.0}
+		return &Target{Op: ">=", Ratio: 2.0, EveryRun: true}
 	case c.Measurement == IdleMemory && baseline == "":
 		// Passive and active alike: an idle socket holds no goroutine
 		// in either mode, and Erlang servers keep theirs active.
@@ -274,7 +310,8 @@ func target(c Case, metric, baseline string) *Target {
 	return nil
 }
 
-func (t *Target) judge(v float64) {
+func (t *Target) judge(s Stat) {
+	v := t.Judged(s)
 	if t.Op == ">=" {
 		t.Met = v >= t.Ratio
 	} else {
@@ -284,7 +321,10 @@ func (t *Target) judge(v float64) {
 
 // Compare pairs each gentcp result (and memlink's, for link) with its
 // baselines: gonet at the same MTU, the kernel, OTP in the same mode
-// (pipe at the same MTU for link), and computes the ratios and targets.
+// (pipe at the same MTU for link; gonet on link/tap and on fdbased for
+// TAP), and a bulk figure read with Recv also with RecvAppend's figure
+// of the same case (GentcpAppend); it computes the ratios run by run and
+// judges the targets.
 func Compare(results []Result) []Comparison {
 	byName := map[string]Result{}
 	for _, r := range results {
@@ -304,6 +344,12 @@ func Compare(results []Result) []Comparison {
 			b.System = Pipe
 			baselines = append(baselines, b)
 		case Gentcp:
+			if r.Measurement == Bulk && recvMode(r.Mode) {
+				// Recv against RecvAppend on the same sockets' path.
+				a := r.Case
+				a.Mode = Append
+				baselines = append(baselines, a)
+			}
 			g := r.Case
 			g.System, g.Mode = Gonet, ""
 			if r.Link == TAP {
@@ -328,7 +374,7 @@ func Compare(results []Result) []Comparison {
 				continue
 			}
 			if t := target(r.Case, metric, ""); t != nil {
-				t.judge(v.Median)
+				t.judge(v)
 				out = append(out, Comparison{Case: r.Case.Name(), Metric: metric, Higher: higherIsBetter(metric), Value: v, Target: t})
 			}
 			for _, bc := range baselines {
@@ -341,10 +387,14 @@ func Compare(results []Result) []Comparison {
 					continue
 				}
 				ratio := pairedRatio(v, bv)
+				name := bc.System
+				if bc.System == Gentcp {
+					name = GentcpAppend
+				}
 				cmp := Comparison{Case: r.Case.Name(), Metric: metric, Higher: higherIsBetter(metric), Value: v,
-					Baseline: bc.System, BaselineCase: bc.Name(), BaselineValue: &bv, Ratio: &ratio}
-				if t := target(r.Case, metric, bc.System); t != nil {
-					t.judge(ratio.Median)
+					Baseline: name, BaselineCase: bc.Name(), BaselineValue: &bv, Ratio: &ratio}
+				if t := target(r.Case, metric, name); t != nil {
+					t.judge(ratio)
 					cmp.Target = t
 				}
 				out = append(out, cmp)

@@ -156,6 +156,8 @@ func TestBenchTargets(t *testing.T) {
 		{Case: "rtt/gentcp/mtu=1500", Metric: bench.P50, Baseline: bench.Gonet, Ratio: ratio(1.0), BaselineValue: ratio(1), Target: &bench.Target{Op: "<=", Ratio: 1.1, Met: true}},
 		{Case: "connrate/gentcp/mtu=1500", Metric: bench.ConnsPerSec, Baseline: bench.Gonet, Ratio: ratio(0.996), BaselineValue: ratio(1), Target: &bench.Target{Op: ">=", Ratio: 1.0}},
 		{Case: "bulk/gentcp/mtu=1500", Metric: bench.BytesPerSec, Baseline: bench.OTP, Ratio: ratio(1.3), BaselineValue: ratio(1), Target: &bench.Target{Op: ">=", Ratio: 2.0}},
+		{Case: "msgrate/gentcp-once/mtu=1500", Metric: bench.MsgsPerSec, Baseline: bench.OTP, Ratio: &bench.Stat{Median: 3.1, Min: 1.5, Max: 4, Runs: []float64{1.5, 3.1, 4}},
+			BaselineValue: ratio(1), Target: &bench.Target{Op: ">=", Ratio: 2.0, EveryRun: true}},
 	}}
 	var b bytes.Buffer
 	writeTargets(&b, rep, false)
@@ -165,6 +167,7 @@ func TestBenchTargets(t *testing.T) {
 	assert.Regexp(t, `rtt/gentcp/mtu=1500 p50-ns\s+vs gonet\s+1.00x\s+<= 1.1x\s+met`, out)
 	assert.Regexp(t, `connrate/gentcp/mtu=1500\s+vs gonet\s+0.996x\s+>= 1.0x\s+MISSED by 0.4%`, out)
 	assert.Contains(t, out, "MISSED by 35%")
+	assert.Regexp(t, `msgrate/gentcp-once/mtu=1500\s+vs otp\s+1.50x \(worst run; median 3.10x\)\s+>= 2.0x in every run\s+MISSED by 25%`, out)
 	assert.NotContains(t, out, "by 0%")
 
 	b.Reset()
