@@ -2,13 +2,16 @@
 // Scheduler, the parked socket that netstack's readable callback wakes),
 // and delivery of {tcp,S,Data} with once/N counting and tcp_passive.
 //
-// Locks: the reader holds s.mu while it reads and delivers; delivering
-// takes the owner's p.mu inside it. kick, netstack's callback, takes no
+// Locks: the reader holds s.mu while it reads and delivers, letting
+// other callers in between batches (yieldLocked); delivering takes the
+// owner's p.mu inside it. kick, netstack's callback, takes no
 // lock.
 
 package gentcp
 
 import (
+	"runtime"
+
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
@@ -71,8 +74,24 @@ func (s *Socket) kick(waiter.EventMask) {
 	}
 }
 
+// readerBatchPackets and readerBatchBytes bound what the reader delivers
+// or reads in one hold of s.mu: after either it lets the socket's other
+// callers in (yieldLocked), so a peer that keeps data coming cannot keep
+// the owner from closing, sending or asking (issue 18's flood: Close
+// waited 11 s). Large enough that the yield costs nothing measurable
+// against the deliveries between two.
+const (
+	readerBatchPackets = 64
+	readerBatchBytes   = 64 << 10
+)
+
 func (s *Socket) readLoopLocked(ch <-chan struct{}) {
+	packets, bytes := 0, 0
 	for {
+		if packets >= readerBatchPackets || bytes >= readerBatchBytes {
+			s.yieldLocked()
+			packets, bytes = 0, 0
+		}
 		if s.closed || s.o.active == activeFalse || s.owner == nil || s.dead || s.eofSeen {
 			return
 		}
@@ -83,6 +102,7 @@ func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 		d, err, ok := s.takePacketLocked(0, s.readSinceDeliver || s.eof || s.reset)
 		if ok {
 			s.deliverLocked(d)
+			packets++
 			continue
 		}
 		if err != nil {
@@ -96,9 +116,11 @@ func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 			s.activeSawCloseLocked()
 			return
 		}
+		had := len(s.rbuf)
 		terr := s.fillLocked(s.readWant(0))
 		switch terr.(type) {
 		case nil:
+			bytes += len(s.rbuf) - had
 		case *tcpip.ErrWouldBlock:
 			if !s.awaitDataLocked(ch) {
 				return
@@ -107,6 +129,24 @@ func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 			s.noteReadErrorLocked(terr)
 		}
 	}
+}
+
+// yieldLocked releases s.mu for a moment between two batches of the
+// reader, so a call waiting for it gets it. Gosched makes the waiter,
+// which the unlock made runnable, run before the reader locks again (and
+// once a waiter has waited a millisecond, Go's mutex hands it the lock
+// directly). s.reading stays set, so no second reader starts meanwhile;
+// the loop then checks the socket's state afresh, as after any wait.
+// Under a Scheduler nothing else runs while the reader does and no data
+// arrives during its turn (the scheduler's network moves only between
+// turns), so the reader keeps the lock and the run stays as it was.
+func (s *Socket) yieldLocked() {
+	if s.node.sched != nil {
+		return
+	}
+	s.mu.Unlock()
+	runtime.Gosched()
+	s.mu.Lock()
 }
 
 // awaitDataLocked is the reader's wait for more input. Under a Scheduler
