@@ -56,7 +56,7 @@
 //
 // # Every knob
 //
-//	MTU              frame payload size, up to 65520 (default 1500)
+//	MTU              largest IP packet, 576..65520 (default 1500)
 //	Ethernet         Ethernet framing with ARP and NDP (default: bare IP frames)
 //	ChecksumOffload  skip checksums (faster; refused together with Corrupt)
 //	QueueFrames      frames a port's inbound queue, or a held pair, holds
