@@ -68,10 +68,27 @@ func ids(ch *channel.Endpoint) []int {
 	return out
 }
 
-func TestPassThrough_ZeroConfigDoesNotQueue(t *testing.T) {
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: faketime.NewManualClock()})
+// newManualDelay returns a delay line with cfg on a manual clock (set as
+// cfg.Clock), in front of a channel endpoint that holds frames frames. When
+// the test ends it closes the line and checks that no packet buffer and no
+// goroutine is left.
+func newManualDelay(t *testing.T, frames int, cfg delay.Config) (*delay.Endpoint, *channel.Endpoint, *faketime.ManualClock) {
+	t.Helper()
+	clock := faketime.NewManualClock()
+	cfg.Clock = clock
+	ch := channel.New(frames, linktest.MTU, "")
+	ep, err := delay.New(ch, cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() {
+		ep.Close()
+		linktest.CheckRefs(t)
+		goleak.VerifyNone(t)
+	})
+	return ep, ch, clock
+}
+
+func TestPassThrough_ZeroConfigDoesNotQueue(t *testing.T) {
+	ep, ch, _ := newManualDelay(t, 8, delay.Config{})
 
 	n, terr := linktest.Write(ep, payload(1), payload(2))
 	require.Nil(t, terr)
@@ -79,15 +96,10 @@ func TestPassThrough_ZeroConfigDoesNotQueue(t *testing.T) {
 	// No clock movement needed: the frames are already on the wire.
 	assert.Equal(t, []int{1, 2}, ids(ch))
 	assert.Equal(t, delay.Counters{Frames: 2, Bytes: 200}, ep.Counters())
-	linktest.CheckRefs(t)
 }
 
 func TestLatency_DeliversAfterLatency(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond})
 
 	n, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
@@ -99,16 +111,10 @@ func TestLatency_DeliversAfterLatency(t *testing.T) {
 	clock.Advance(1)
 	assert.Equal(t, []int{1}, ids(ch))
 	assert.Equal(t, delay.Counters{Frames: 1, Bytes: 100}, ep.Counters())
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 func TestOrder_KeptWithoutJitterOrReorder(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(1000, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 5 * time.Millisecond, Rate: 1 << 20})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 1000, delay.Config{Latency: 5 * time.Millisecond, Rate: 1 << 20})
 
 	r := rand.New(rand.NewPCG(1, 2))
 	var want []int
@@ -120,17 +126,11 @@ func TestOrder_KeptWithoutJitterOrReorder(t *testing.T) {
 	}
 	clock.Advance(time.Second)
 	assert.Equal(t, want, ids(ch))
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 func TestRate_SerializesFrames(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
 	// 100-byte frames at 1000 B/s take 100ms each on the wire.
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: time.Millisecond, Rate: 1000})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: time.Millisecond, Rate: 1000})
 
 	_, terr := linktest.Write(ep, payload(1), payload(2), payload(3))
 	require.Nil(t, terr)
@@ -141,16 +141,10 @@ func TestRate_SerializesFrames(t *testing.T) {
 	}
 	// Departures at 100, 200 and 300ms, each delivered 1ms later.
 	assert.Equal(t, [][]int{nil, {1}, {2}, {3}}, got)
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 func TestReorder_LaterFramesOvertake(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, Reorder: 1})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond, Reorder: 1})
 
 	_, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
@@ -167,8 +161,6 @@ func TestReorder_LaterFramesOvertake(t *testing.T) {
 	assert.Equal(t, []int{1}, ids(ch))
 	assert.Equal(t, uint64(1), ep.Counters().Reordered)
 	assert.Equal(t, uint64(1), ep.Counters().OutOfOrder, "the held frame left after two written after it")
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 // arrival is a frame seen on the wire, and when.
@@ -271,11 +263,7 @@ func TestFire_WritesDueFramesInOneBatch(t *testing.T) {
 }
 
 func TestBackpressure_BlocksUntilRoom(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 2})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond, QueueFrames: 2})
 
 	n, terr := linktest.Write(ep, payload(1), payload(2))
 	require.Nil(t, terr)
@@ -298,16 +286,10 @@ func TestBackpressure_BlocksUntilRoom(t *testing.T) {
 	assert.Equal(t, []int{1, 2}, ids(ch))
 	clock.Advance(10 * time.Millisecond)
 	assert.Equal(t, []int{3}, ids(ch), "the blocked frame was dropped, not delayed")
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 func TestSetConfig_LargerLimitWakesWriters(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 1})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond, QueueFrames: 1})
 	_, terr := linktest.Write(ep, payload(1))
 	require.Nil(t, terr)
 
@@ -320,16 +302,10 @@ func TestSetConfig_LargerLimitWakesWriters(t *testing.T) {
 	assert.Equal(t, 1, <-done)
 	clock.Advance(10 * time.Millisecond)
 	assert.Equal(t, []int{1, 2}, ids(ch))
-	ep.Close()
-	linktest.CheckRefs(t)
 }
 
 func TestClose_ReleasesQueueAndWakesWriters(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	clock := faketime.NewManualClock()
-	ch := channel.New(8, linktest.MTU, "")
-	ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, QueueFrames: 3})
-	require.NoError(t, err)
+	ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond, QueueFrames: 3})
 	_, terr := linktest.Write(ep, payload(1), payload(2), payload(3))
 	require.Nil(t, terr)
 
@@ -355,7 +331,6 @@ func TestClose_ReleasesQueueAndWakesWriters(t *testing.T) {
 	_, terr = linktest.Write(ep, payload(5))
 	assert.IsType(t, &tcpip.ErrClosedForSend{}, terr)
 	ep.Close() // a second Close is harmless
-	linktest.CheckRefs(t)
 }
 
 func TestStdClock_IsTheDefault(t *testing.T) {

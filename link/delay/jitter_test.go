@@ -171,11 +171,7 @@ func TestOutOfOrder_ReorderWithJitter(t *testing.T) {
 func TestSetConfig_ShorterLatencyKeepsOrder(t *testing.T) {
 	for _, reorders := range []bool{false, true} {
 		t.Run(map[bool]string{false: "order kept", true: "JitterReorders"}[reorders], func(t *testing.T) {
-			defer goleak.VerifyNone(t)
-			clock := faketime.NewManualClock()
-			ch := channel.New(8, linktest.MTU, "")
-			ep, err := delay.New(ch, delay.Config{Clock: clock, Latency: 10 * time.Millisecond, JitterReorders: reorders})
-			require.NoError(t, err)
+			ep, ch, clock := newManualDelay(t, 8, delay.Config{Latency: 10 * time.Millisecond, JitterReorders: reorders})
 			_, terr := linktest.Write(ep, payload(1))
 			require.Nil(t, terr)
 			require.NoError(t, ep.SetConfig(delay.Config{Latency: time.Millisecond, JitterReorders: reorders}))
@@ -195,8 +191,6 @@ func TestSetConfig_ShorterLatencyKeepsOrder(t *testing.T) {
 				assert.Equal(t, []int{1, 2}, rest)
 				assert.Zero(t, ep.Counters().OutOfOrder)
 			}
-			ep.Close()
-			linktest.CheckRefs(t)
 		})
 	}
 }
