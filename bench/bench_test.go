@@ -311,3 +311,53 @@ func TestIssue21Targets(t *testing.T) {
 		"msgrate/gentcp-passive/mtu=1500 vs otp":                       true,  // every run above 2x
 	}, met)
 }
+
+// TestDefaultPlanComparesEveryRow: the default plan (what `usertcp bench
+// --runs N` runs) has every row BENCHMARKS.md's tables state, and Compare
+// gives each gentcp row of bulk (Recv, Release, RecvAppend, net.Conn at
+// MTU 1500 and 65520, 1 and 8 connections, up and down), rtt, connrate
+// and msgrate (once and passive) a ratio to gonet, the kernel and OTP,
+// and Recv's rows one to RecvAppend, run by run.
+func TestDefaultPlanComparesEveryRow(t *testing.T) {
+	cases := bench.Plan{}.Cases()
+	var res []bench.Result
+	for _, c := range cases {
+		m := map[string]bench.Stat{}
+		for _, k := range bench.Headline(c.Measurement) {
+			m[k] = bench.NewStat([]float64{1, 2, 3})
+		}
+		res = append(res, bench.Result{Name: c.Name(), Case: c, Metrics: m})
+	}
+	got := map[string]map[string]bool{}
+	for _, c := range bench.Compare(res) {
+		if c.Baseline == "" {
+			continue
+		}
+		if got[c.Case] == nil {
+			got[c.Case] = map[string]bool{}
+		}
+		got[c.Case][c.Baseline] = true
+		assert.Len(t, c.Ratio.Runs, 3, "%s vs %s: a ratio per run", c.Case, c.Baseline)
+	}
+	var rows []bench.Case
+	for _, mtu := range []int{1500, 65520} {
+		for _, conns := range []int{1, 8} {
+			for _, dir := range []string{bench.Up, bench.Down} {
+				for _, mode := range []string{"", bench.Release, bench.Append, bench.NetConn} {
+					rows = append(rows, bench.Case{Measurement: bench.Bulk, System: bench.Gentcp, MTU: mtu, Conns: conns, Dir: dir, Mode: mode})
+				}
+			}
+		}
+		rows = append(rows, bench.Case{Measurement: bench.RoundTrip, System: bench.Gentcp, MTU: mtu},
+			bench.Case{Measurement: bench.ConnRate, System: bench.Gentcp, MTU: mtu},
+			bench.Case{Measurement: bench.MessageRate, System: bench.Gentcp, MTU: mtu, Mode: bench.ActiveOnce},
+			bench.Case{Measurement: bench.MessageRate, System: bench.Gentcp, MTU: mtu, Mode: bench.Passive})
+	}
+	for _, r := range rows {
+		want := map[string]bool{bench.Gonet: true, bench.Kernel: true, bench.OTP: true}
+		if r.Measurement == bench.Bulk && (r.Mode == "" || r.Mode == bench.Release) {
+			want[bench.GentcpAppend] = true
+		}
+		assert.Equal(t, want, got[r.Name()], r.Name())
+	}
+}
