@@ -36,7 +36,7 @@ var (
 // channel endpoints and one pump goroutine per direction. Stack A's NIC
 // may be wrapped, so that the A→B direction goes through the wrapper.
 type Net struct {
-	A, B      *stack.Stack
+	A, B      *stack.Stack // the stacks, at AddrA and AddrB on NIC NICID
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
