@@ -68,6 +68,15 @@ func startServices(t *testing.T, l *testLink, ports services.Ports) *services.Se
 	return svc
 }
 
+// startEcho runs serve's echo service on the user side, on serve's port
+// 7, and returns the port.
+func startEcho(t *testing.T, l *testLink) int {
+	t.Helper()
+	const port = 7
+	startServices(t, l, services.Ports{Echo: port})
+	return port
+}
+
 // errorLog fails the test on any line written to it.
 type errorLog struct{ t *testing.T }
 
@@ -140,8 +149,7 @@ func TestCurl(t *testing.T) {
 func TestNetcat(t *testing.T) {
 	l := newTapLink(t, linkOptions{})
 	nc := taptest.RequireCommand(t, "nc", "netcat-openbsd")
-	const port = 7 // echo's port, as serve has it
-	startServices(t, l, services.Ports{Echo: port})
+	port := startEcho(t, l)
 	data := randomBytes(1 << 20)
 	for _, host := range []string{"10.77.0.2", "fd77:75::2"} {
 		out := run(t, l, data, nc, "-N", "-w", "30", host, strconv.Itoa(port))
@@ -218,8 +226,7 @@ func connectRetry(t *testing.T, l *testLink, family string, port int, opts ...ge
 func TestSocat(t *testing.T) {
 	l := newTapLink(t, linkOptions{})
 	socat := taptest.RequireCommand(t, "socat", "socat")
-	const port = 7 // echo's port, as serve has it
-	startServices(t, l, services.Ports{Echo: port})
+	port := startEcho(t, l)
 	data := randomBytes(1 << 20)
 	for _, addr := range []string{"TCP4:10.77.0.2:" + strconv.Itoa(port), "TCP6:[fd77:75::2]:" + strconv.Itoa(port)} {
 		out := run(t, l, data, socat, "-t", "10", "-", addr)
