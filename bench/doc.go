@@ -33,8 +33,11 @@
 // checksum offload and a 1 s TIME_WAIT; gentcp and gonet share them. A
 // case's Stacks replaces those settings and the memlink's options, for a
 // benchmark of the settings themselves (stack's BenchmarkTCPSettings). The
-// OTP side is otp/bench.escript, embedded and run through escript; it talks
-// to 127.0.0.1 only.
+// OTP side is otp/bench.escript, embedded and run through escript
+// (compiled; it refuses to run interpreted); it talks to 127.0.0.1 only,
+// and its sockets get the option list gentcp's sockets of the same case
+// get. BENCHMARKS.md, "How the baselines are made", says what each
+// baseline does.
 //
 // TAP cases (Case.Link = TAP, Plan.TAPMTUs, `usertcp bench --tap`) put one
 // stack on a TAP device whose other side is the kernel in a network
