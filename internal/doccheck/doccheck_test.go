@@ -32,6 +32,7 @@ func TestEveryExportedNameHasADoc(t *testing.T) {
 	if contains(dirs, filepath.Join(root, "bench", "plot")) {
 		t.Errorf("the walk entered bench/plot, another module")
 	}
+	failed := false
 	for _, dir := range dirs {
 		missing, err := undocumented(root, dir)
 		if err != nil {
@@ -39,7 +40,11 @@ func TestEveryExportedNameHasADoc(t *testing.T) {
 		}
 		for _, m := range missing {
 			t.Errorf("no doc comment: %s", m)
+			failed = true
 		}
+	}
+	if failed {
+		t.Log("give each a doc comment that begins with its name; internal/doccheck/doc.go says what counts")
 	}
 }
 
