@@ -205,13 +205,13 @@ func Headline(measurement string) []string {
 	return nil
 }
 
-// Target is one of the issue's goals: a ratio to a baseline (or, with no
-// baseline, a limit on the value itself).
+// Target is one of the goals BENCHMARKS.md sets (its Targets section): a
+// ratio to a baseline (or, with no baseline, a limit on the value itself).
 type Target struct {
 	Op    string  `json:"op"`    // ">=" or "<="
 	Ratio float64 `json:"ratio"` // or the limit, without a baseline
 	// EveryRun says the goal holds for the worst run's ratio, not only
-	// for the median (issue 21's message rate: "in every round").
+	// for the median (the message rate's goal holds "in every round").
 	EveryRun bool `json:"every_run,omitempty"`
 	Met      bool `json:"met"` // whether the median ratio (or value; the worst run's with EveryRun) meets it
 }
@@ -255,17 +255,17 @@ type Comparison struct {
 	Target *Target `json:"target,omitempty"`
 }
 
-// MemoryLimit is the issue's bound on memory per idle connection (both
-// ends), in bytes: 15.5 KB, taking KB as 1000 bytes.
+// MemoryLimit is the bound on memory per idle connection (both ends), in
+// bytes, that BENCHMARKS.md sets: 15.5 KB, taking KB as 1000 bytes.
 const MemoryLimit = 15500
 
-// TAPRoundTripLimit is the issue's bound on the median round trip over TAP
-// to the kernel, in ns.
+// TAPRoundTripLimit is the bound on the median round trip over TAP to the
+// kernel, in ns, that BENCHMARKS.md sets.
 const TAPRoundTripLimit = 40000
 
 // GentcpAppend is the baseline name of a comparison of gentcp's Recv
-// (with or without Release) with its RecvAppend in the same case: issue
-// 21 asks Recv for 0.9x RecvAppend.
+// (with or without Release) with its RecvAppend in the same case: the
+// target is Recv at 0.9x RecvAppend.
 const GentcpAppend = Gentcp + "-" + Append
 
 // recvMode reports whether a gentcp bulk mode reads with Recv, the
