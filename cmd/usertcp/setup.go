@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand"
-	"sync"
 
 	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 
@@ -167,7 +165,7 @@ func stackOptions(sc config.Stack, end netstack.LinkEndpoint, seed uint64) stack
 		NICs:       []stack.NIC{{Name: "eth0", Link: end, Addresses: sc.Addresses}},
 		Hosts:      sc.Hosts,
 		Forwarding: sc.Forwarding,
-		RandSource: &lockedSource{src: rand.NewSource(int64(seed))},
+		RandSource: stack.SeededSource(seed),
 	}
 	for _, r := range sc.Routes {
 		o.Routes = append(o.Routes, stack.Route{Dest: r.Dest, Gateway: r.Gateway, NIC: "eth0"})
@@ -194,25 +192,6 @@ func stackOptions(sc config.Stack, end netstack.LinkEndpoint, seed uint64) stack
 		o.TCP.NoModerateReceiveBuffer = !*t.ModerateReceiveBuffer
 	}
 	return o
-}
-
-// lockedSource makes a math/rand source safe for concurrent use, as
-// netstack requires of RandSource.
-type lockedSource struct {
-	mu  sync.Mutex
-	src rand.Source
-}
-
-func (s *lockedSource) Int63() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.src.Int63()
-}
-
-func (s *lockedSource) Seed(seed int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.src.Seed(seed)
 }
 
 func (w *world) close() {
