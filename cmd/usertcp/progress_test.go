@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/usertcp/usertcp/internal/testutil"
 )
 
 // fastProgress makes progress lines come every millisecond for a test.
@@ -54,7 +54,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	fastProgress(t)
 	var n atomic.Int64
-	var b lockedWriter
+	var b testutil.LockedBuffer
 	p := startProgressOn(&b, true, func() string { return "step " + string(rune('0'+n.Add(1)%10)) })
 	for n.Load() < 3 {
 		time.Sleep(time.Millisecond)
@@ -67,26 +67,7 @@ func TestProgressOnATerminal(t *testing.T) {
 
 	// A run that ends before the first tick prints nothing.
 	progressEvery = time.Hour
-	var quiet lockedWriter
+	var quiet testutil.LockedBuffer
 	startProgressOn(&quiet, false, func() string { return "x" }).Stop()
 	assert.Empty(t, quiet.String())
-}
-
-// lockedWriter is a bytes.Buffer that the progress goroutine and the test
-// may use at once.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -1,11 +1,9 @@
 package tap_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	netstack "gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/link/tap"
 	"github.com/usertcp/usertcp/link/tap/taptest"
@@ -37,7 +36,7 @@ type testLink struct {
 	// ns is the namespace of a TAP link, nil on memlink.
 	ns *taptest.Namespace
 
-	capture *lockedBuffer // the user side's frames, if linkOptions.capture
+	capture *testutil.LockedBuffer // the user side's frames, if linkOptions.capture
 }
 
 // peer is the other side: kernel sockets in the namespace, or gentcp's
@@ -92,7 +91,7 @@ func newLink(t testing.TB, kind string, o linkOptions) *testLink {
 		peerAddr: map[string]netip.Addr{"inet": taptest.Kernel4, "inet6": taptest.Kernel6},
 	}
 	if o.capture {
-		l.capture = &lockedBuffer{}
+		l.capture = &testutil.LockedBuffer{}
 	}
 	tcp := stack.TCPOptions{TimeWait: time.Second}
 	var userLink netstack.LinkEndpoint
@@ -216,23 +215,4 @@ func closeWrite(t *testing.T, c net.Conn) {
 	if err := cw.CloseWrite(); err != nil {
 		t.Fatalf("CloseWrite: %v", err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the link's goroutines to write
-// while the test reads it later.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
 }

@@ -26,6 +26,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/internal/testutil/linktest"
 	"github.com/usertcp/usertcp/link/delay"
 	"github.com/usertcp/usertcp/link/fault"
@@ -254,22 +255,9 @@ func TestEndpoint_WriterErrorStopsRecordingNotTraffic(t *testing.T) {
 	linktest.CheckRefs(t)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use, so that the race
-// detector checks pcap's locking rather than the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func TestEndpoint_ConcurrentRecordsStayWhole(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	var f syncBuffer
+	var f testutil.LockedBuffer
 	ch := channel.New(10000, linktest.MTU, "")
 	ep, err := pcap.New(ch, &f, pcap.Options{})
 	require.NoError(t, err)
@@ -294,7 +282,7 @@ func TestEndpoint_ConcurrentRecordsStayWhole(t *testing.T) {
 	}
 	wg.Wait()
 
-	recs, _, err := pcap.ReadFile(&f.b)
+	recs, _, err := pcap.ReadFile(bytes.NewReader(f.Bytes()))
 	require.NoError(t, err)
 	require.Len(t, recs, 800)
 	for i := 1; i < len(recs); i++ {
@@ -490,7 +478,7 @@ func TestTCP_CaptureIsReadable(t *testing.T) {
 // tap on the cable would.
 func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	var file syncBuffer
+	var file testutil.LockedBuffer
 	var (
 		p *pcap.Endpoint
 		d *delay.Endpoint
@@ -515,7 +503,7 @@ func TestTCP_StacksWithFaultAndDelay(t *testing.T) {
 	net.Close()
 	linktest.CheckRefs(t)
 
-	recs, _, err := pcap.ReadFile(&file.b)
+	recs, _, err := pcap.ReadFile(bytes.NewReader(file.Bytes()))
 	require.NoError(t, err)
 	fromA := 0
 	for _, rec := range recs {
