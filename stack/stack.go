@@ -165,6 +165,23 @@ type TCPOptions struct {
 	// TimeWait is how long a closed connection stays in TIME_WAIT
 	// (netstack: 60 s). Test harnesses shorten it to avoid port churn.
 	TimeWait time.Duration
+	// TimeWaitReuse says when a connect may take a local port whose
+	// earlier connection to the same destination is in TIME_WAIT, as
+	// Linux's net.ipv4.tcp_tw_reuse: only once a second has passed since
+	// the last timestamp the peer sent on it (netstack's rule, as
+	// Linux's), and the old endpoint is closed then. Without reuse a client that connects to one
+	// server at full rate runs out of ephemeral ports: 49,536 connections
+	// per TIME_WAIT period.
+	//
+	// The default, TimeWaitReuseOn, differs from Linux's (2, loopback
+	// only) on purpose: Linux keeps reuse to loopback because there no
+	// middlebox or old duplicate from the network stands between the
+	// two ends, and a usertcp stack's links are usually in memory
+	// (memlink, sim), the same situation under 10.x addresses that
+	// netstack's loopback test would not recognise. A stack on a TAP
+	// link to real networks can ask for TimeWaitReuseLoopback (Linux's
+	// default) or TimeWaitReuseOff.
+	TimeWaitReuse TimeWaitReuse
 	// KeepaliveIdle, KeepaliveInterval and KeepaliveCount apply to every
 	// socket that turns keepalive on (netstack keeps these per socket, not
 	// per stack, so gentcp applies them). Zero keeps Linux's 2 h, 75 s, 9.
@@ -178,6 +195,35 @@ type TCPOptions struct {
 	// pool from GOMAXPROCS when the protocol is made, so New sets
 	// GOMAXPROCS for that moment.
 	Processors int
+}
+
+// TimeWaitReuse is the TIME_WAIT reuse policy of outgoing connections
+// (TCPOptions.TimeWaitReuse).
+type TimeWaitReuse uint8
+
+// The TIME_WAIT reuse policies; the zero value is TimeWaitReuseOn.
+const (
+	// TimeWaitReuseOn lets every connect reuse a TIME_WAIT port (Linux's
+	// tcp_tw_reuse 1, netstack's TCPTimeWaitReuseGlobal).
+	TimeWaitReuseOn TimeWaitReuse = iota
+	// TimeWaitReuseLoopback lets only connects between two loopback
+	// addresses reuse one (Linux's 2 and default; netstack's default).
+	TimeWaitReuseLoopback
+	// TimeWaitReuseOff never reuses a TIME_WAIT port (Linux's 0).
+	TimeWaitReuseOff
+)
+
+// netstack is the policy as netstack's option.
+func (r TimeWaitReuse) netstack() (tcpip.TCPTimeWaitReuseOption, bool) {
+	switch r {
+	case TimeWaitReuseOn:
+		return tcpip.TCPTimeWaitReuseGlobal, true
+	case TimeWaitReuseLoopback:
+		return tcpip.TCPTimeWaitReuseLoopbackOnly, true
+	case TimeWaitReuseOff:
+		return tcpip.TCPTimeWaitReuseDisabled, true
+	}
+	return 0, false
 }
 
 // Stack is a netstack stack with the NICs, routes and host table of its
@@ -244,6 +290,9 @@ func (o *Options) validate() error {
 	case "", "reno", "cubic":
 	default:
 		return fmt.Errorf("stack: unknown congestion control %q (want reno or cubic)", o.TCP.CongestionControl)
+	}
+	if _, ok := o.TCP.TimeWaitReuse.netstack(); !ok {
+		return fmt.Errorf("stack: unknown TIME_WAIT reuse policy %d", o.TCP.TimeWaitReuse)
 	}
 	seen := map[string]bool{}
 	for i, n := range o.NICs {
@@ -497,6 +546,10 @@ func (s *Stack) setTCPOptions() error {
 		if err := set("TIME_WAIT", &o); err != nil {
 			return err
 		}
+	}
+	reuse, _ := t.TimeWaitReuse.netstack()
+	if err := set("TIME_WAIT reuse", &reuse); err != nil {
+		return err
 	}
 	return nil
 }
