@@ -54,10 +54,20 @@ func TestNew_InvalidConfig(t *testing.T) {
 	})
 }
 
-func TestWritePackets_NoFaultsPassesFramesUnchanged(t *testing.T) {
-	ch := channel.New(64, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1})
+// newFault returns a fault endpoint with cfg in front of a channel
+// endpoint that holds frames frames; when the test ends it checks that no
+// packet buffer is left.
+func newFault(t *testing.T, frames int, cfg fault.Config) (*fault.Endpoint, *channel.Endpoint) {
+	t.Helper()
+	ch := channel.New(frames, linktest.MTU, "")
+	ep, err := fault.New(ch, cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { linktest.CheckRefs(t) })
+	return ep, ch
+}
+
+func TestWritePackets_NoFaultsPassesFramesUnchanged(t *testing.T) {
+	ep, ch := newFault(t, 64, fault.Config{Seed: 1})
 
 	in := linktest.Frames(1, 50)
 	n, terr := linktest.Write(ep, in...)
@@ -70,26 +80,20 @@ func TestWritePackets_NoFaultsPassesFramesUnchanged(t *testing.T) {
 		size += uint64(len(f))
 	}
 	assert.Equal(t, fault.Counters{Frames: 50, Bytes: size}, ep.Counters())
-	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_LossDropsSilently(t *testing.T) {
-	ch := channel.New(64, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 64, fault.Config{Seed: 1, Loss: 1})
 
 	n, terr := linktest.Write(ep, linktest.Frames(2, 10)...)
 	require.Nil(t, terr)
 	assert.Equal(t, 10, n, "dropped frames must count as written")
 	assert.Empty(t, linktest.Drain(ch))
 	assert.Equal(t, fault.Counters{Frames: 10, Dropped: 10}, ep.Counters())
-	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_LossRateMatchesProbability(t *testing.T) {
-	ch := channel.New(10000, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 3, Loss: 0.25})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 10000, fault.Config{Seed: 3, Loss: 0.25})
 	tiny := make([][]byte, 100)
 	for i := range tiny {
 		tiny[i] = []byte{byte(i)}
@@ -101,13 +105,10 @@ func TestWritePackets_LossRateMatchesProbability(t *testing.T) {
 	got := len(linktest.Drain(ch))
 	t.Logf("seed 3: %d of 10000 frames survived", got)
 	assert.InDelta(t, 7500, got, 300)
-	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_DuplicateSendsTwice(t *testing.T) {
-	ch := channel.New(64, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1, Duplicate: 1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 64, fault.Config{Seed: 1, Duplicate: 1})
 
 	in := linktest.Frames(4, 5)
 	n, terr := linktest.Write(ep, in...)
@@ -120,13 +121,10 @@ func TestWritePackets_DuplicateSendsTwice(t *testing.T) {
 	assert.Equal(t, want, linktest.Drain(ch))
 	c := ep.Counters()
 	assert.Equal(t, uint64(5), c.Duplicated)
-	linktest.CheckRefs(t)
 }
 
 func TestWritePackets_CorruptFlipsOneBitOfACopy(t *testing.T) {
-	ch := channel.New(1000, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 5, Corrupt: 1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 1000, fault.Config{Seed: 5, Corrupt: 1})
 
 	in := linktest.Frames(5, 500)
 	var l stack.PacketBufferList
@@ -152,7 +150,6 @@ func TestWritePackets_CorruptFlipsOneBitOfACopy(t *testing.T) {
 		assert.Equal(t, 1, flipped, "frame %d: bits flipped", i)
 	}
 	assert.Equal(t, uint64(500), ep.Counters().Corrupted)
-	linktest.CheckRefs(t)
 }
 
 // A corrupted copy keeps the header layout and metadata of the original, so
@@ -192,9 +189,7 @@ func TestWritePackets_CorruptKeepsHeaderLayout(t *testing.T) {
 }
 
 func TestPartition_DropsUntilHeal(t *testing.T) {
-	ch := channel.New(64, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 64, fault.Config{Seed: 1})
 
 	ep.Partition()
 	n, terr := linktest.Write(ep, linktest.Frames(6, 3)...)
@@ -209,15 +204,12 @@ func TestPartition_DropsUntilHeal(t *testing.T) {
 	assert.Equal(t, in, linktest.Drain(ch))
 	assert.Equal(t, uint64(3), ep.Counters().Dropped)
 	assert.Equal(t, uint64(3), ep.Counters().Partitioned)
-	linktest.CheckRefs(t)
 }
 
 // TestPartitioned_CountsOnlyPartitionDrops: frames lost to Loss are
 // Dropped but not Partitioned.
 func TestPartitioned_CountsOnlyPartitionDrops(t *testing.T) {
-	ch := channel.New(64, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 1})
-	require.NoError(t, err)
+	ep, _ := newFault(t, 64, fault.Config{Seed: 1, Loss: 1})
 	_, terr := linktest.Write(ep, linktest.Frames(6, 4)...)
 	require.Nil(t, terr)
 	ep.Partition()
@@ -228,7 +220,6 @@ func TestPartitioned_CountsOnlyPartitionDrops(t *testing.T) {
 	assert.Equal(t, uint64(2), c.Partitioned)
 	assert.Error(t, fault.Config{Loss: 2}.Validate())
 	assert.NoError(t, fault.Config{Loss: 0.5}.Validate())
-	linktest.CheckRefs(t)
 }
 
 // run writes in through a new Endpoint, one frame per call, applying
@@ -296,9 +287,7 @@ func TestDeterminism_LossDoesNotShiftCorruption(t *testing.T) {
 // A lower endpoint that takes only part of a batch makes WritePackets report
 // the caller's frames before the first one not taken.
 func TestWritePackets_PartialLowerWrite(t *testing.T) {
-	ch := channel.New(3, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1, Duplicate: 1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 3, fault.Config{Seed: 1, Duplicate: 1})
 
 	// Three slots hold frame 0, its duplicate and frame 1; frame 1's
 	// duplicate does not fit, so frames 0 only is fully written.
@@ -306,14 +295,11 @@ func TestWritePackets_PartialLowerWrite(t *testing.T) {
 	require.Nil(t, terr, "channel reports a full queue as a short count")
 	assert.Equal(t, 1, n)
 	assert.Len(t, linktest.Drain(ch), 3)
-	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_ConcurrentUse(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	ch := channel.New(100000, linktest.MTU, "")
-	ep, err := fault.New(ch, fault.Config{Seed: 1, Loss: 0.1, Duplicate: 0.1, Corrupt: 0.1})
-	require.NoError(t, err)
+	ep, ch := newFault(t, 100000, fault.Config{Seed: 1, Loss: 0.1, Duplicate: 0.1, Corrupt: 0.1})
 
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -345,7 +331,6 @@ func TestEndpoint_ConcurrentUse(t *testing.T) {
 	c := ep.Counters()
 	assert.Equal(t, uint64(2000), c.Frames)
 	linktest.Drain(ch)
-	linktest.CheckRefs(t)
 }
 
 func TestEndpoint_PassesCapabilitiesThrough(t *testing.T) {
