@@ -60,12 +60,13 @@ func (p *Process) ConnectContext(ctx context.Context, host string, port int, tim
 	}
 	var s *Socket
 	if o.fd != nil {
-		s, err = p.adopt(o, false)
+		if s, err = p.adopt(o, false); err != nil {
+			p.node.open.Add(-1)
+		}
 	} else {
+		// connect frees the slot itself when it fails: a connect it
+		// abandons keeps its slot until the endpoint is gone.
 		s, err = p.connect(ctx, addrs, port, timeout, o)
-	}
-	if err != nil {
-		p.node.open.Add(-1)
 	}
 	if passiveAtOpen(opts) {
 		p.tellPassiveAtOpen(s)
@@ -116,13 +117,30 @@ func visibleName(host string) bool {
 	return true
 }
 
+// connect makes the endpoint and waits for its handshake, and on failure
+// frees the node's socket slot ConnectContext reserved.
+//
+// The timeout is a promise: netstack's Connect picks the local port and
+// sends the SYN before it returns, which takes as long as the link makes
+// it wait to take the SYN (a full queue) or the port search lasts (every
+// ephemeral port in use: tens of milliseconds), and Abort waits for the
+// endpoint's lock, which a retransmission blocked on the link may hold.
+// So without a Scheduler both run off the caller's goroutine: the caller
+// waits for Connect's return, then for the handshake, each within the
+// timeout, and a connect that gives up hands the endpoint to
+// abandonConnect. Under a Scheduler the calls stay inline, as the
+// scheduler must see every goroutine, and they do not wait: package sim's
+// links are lock-step, whose senders never wait (memlink's LockStep), and
+// its goroutines run one at a time, so no other holds the endpoint.
 func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
 	addr, ok := pickAddr(addrs, o.family)
 	if !ok {
+		p.node.open.Add(-1)
 		return nil, Eafnosupport
 	}
 	ep, wq, err := p.node.newEndpoint(addr, o)
 	if err != nil {
+		p.node.open.Add(-1)
 		return nil, err
 	}
 	w := p.node.startWait(ctx, timeout)
@@ -130,11 +148,26 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 	wq.EventRegister(&entry)
 	defer wq.EventUnregister(&entry)
-	terr := ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)})
+	fa := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)}
+	var terr tcpip.Error
+	returned := make(chan struct{})
+	if p.node.sched != nil {
+		terr = ep.Connect(fa)
+		close(returned)
+	} else {
+		go func() {
+			terr = ep.Connect(fa)
+			close(returned)
+		}()
+		if err := w.block(returned); err != nil {
+			p.node.abandonConnect(ep, returned)
+			return nil, err
+		}
+	}
 	if _, started := terr.(*tcpip.ErrConnectStarted); started {
 		for {
 			if err := w.block(ch); err != nil {
-				ep.Abort()
+				p.node.abandonConnect(ep, returned)
 				return nil, err
 			}
 			if ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
@@ -145,14 +178,34 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 	}
 	if terr != nil {
 		ep.Close()
+		p.node.open.Add(-1)
 		return nil, reasonOf(terr)
 	}
 	s := p.node.newSocket(ep, wq, o, false)
 	if !p.own(s) {
-		ep.Close() // the process exited meanwhile; the caller frees the slot
+		ep.Close() // the process exited meanwhile
+		p.node.open.Add(-1)
 		return nil, Closed
 	}
 	return s, nil
+}
+
+// abandonConnect aborts the endpoint of a connect that gave up, once its
+// Connect has returned, and then frees the connect's socket slot: the
+// node's cap counts the endpoint until it is gone, as it counts a closing
+// socket's. Without a Scheduler this happens on its own goroutine, so the
+// connect returns at its timeout whatever netstack waits for.
+func (n *Node) abandonConnect(ep tcpip.Endpoint, returned <-chan struct{}) {
+	abort := func() {
+		<-returned
+		ep.Abort()
+		n.open.Add(-1)
+	}
+	if n.sched != nil {
+		abort() // Connect ran inline: returned is closed
+		return
+	}
+	go abort()
 }
 
 // pickAddr chooses the address to use among a name's addresses: IPv4
