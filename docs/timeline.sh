@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Re-draws the timeline picture of the README: examples/kv's losing seed
-# (sim/timeline), into docs/timeline/ or the directory given.
+# Re-draws the timeline pictures of the README: examples/kv's losing seed
+# (sim/timeline), the writes and the reads, into docs/timeline/ or the
+# directory given.
 #
 #   docs/timeline.sh [OUTDIR]
 set -euo pipefail

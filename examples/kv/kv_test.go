@@ -1,7 +1,9 @@
 package kv_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +59,38 @@ func TestSafeKeepsAcknowledgedWrites(t *testing.T) {
 		assert.Empty(t, r.Lost, "seed %d: %v", seed, r)
 		assert.Equal(t, "kv2", r.Leader, "seed %d: kv2 took over", seed)
 	}
+}
+
+// TestNotesMarkTheLoss: the client marks the run's timeline with each
+// put acknowledged, on its own lane at the time it was told, and with
+// each acknowledged key a read missed, on the lane of the node that
+// answered the read.
+func TestNotesMarkTheLoss(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	res, r, err := kv.Run(kv.LosingSeed, kv.Naive)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Lost)
+	notes := map[string]sim.Event{}
+	for _, e := range res.Events {
+		if e.Kind == sim.EventNote {
+			notes[e.Host+": "+e.Text] = e
+		}
+	}
+	var last time.Duration // the last put's acknowledgement
+	for k, at := range r.AckedAt {
+		last = max(last, at)
+		e, ok := notes["client: put "+k+" acknowledged by "+r.AckedBy[k]]
+		if assert.True(t, ok, "a note of %s's acknowledgement", k) {
+			assert.Equal(t, at, e.At, "%s's note is at its acknowledgement", k)
+		}
+	}
+	assert.Equal(t, "kv1", r.AckedBy[r.Lost[0]], "the lost writes were acknowledged by the old primary")
+	for _, k := range r.Lost {
+		text := fmt.Sprintf("%s: lacks %s, acknowledged by %s at %v", r.Leader, k, r.AckedBy[k], r.AckedAt[k].Round(time.Microsecond))
+		e, ok := notes[text]
+		if assert.True(t, ok, "a note %q", text) {
+			assert.Greater(t, e.At, last, "%s is missed by a read after the last put", k)
+		}
+	}
+	assert.Len(t, notes, kv.Puts+len(r.Lost), "no other notes")
 }

@@ -44,8 +44,10 @@ type Report struct {
 	Acked  int      // puts acknowledged
 	Lost   []string // acknowledged keys the primary at the end does not have
 	Leader string   // the node that answered the reads
-	// AckedAt is the virtual time each key's put was acknowledged.
+	// AckedAt is the virtual time each key's put was acknowledged, and
+	// AckedBy the node that acknowledged it.
 	AckedAt map[string]time.Duration
+	AckedBy map[string]string
 }
 
 // String says what was lost, or that nothing was:
@@ -66,7 +68,11 @@ func (r *Report) String() string {
 func (r *Report) at(k string) time.Duration { return r.AckedAt[k].Round(time.Microsecond) }
 
 // Setup partitions the primary at PartitionAt and starts the client,
-// which fills r.
+// which fills r. The client marks the run's timeline (Sim.Note) with
+// what the frames do not show: each put acknowledged ("put k006
+// acknowledged by kv1", on its own lane) and each acknowledged key a read
+// then did not find ("lacks k006, acknowledged by kv1 at 18.189ms", on
+// the lane of the node that answered the read).
 func Setup(r *Report) func(s *sim.Sim) {
 	return func(s *sim.Sim) {
 		s.At(PartitionAt, func() {
@@ -77,7 +83,7 @@ func Setup(r *Report) func(s *sim.Sim) {
 		s.Go(s.Host("client"), func(p *gentcp.Process) error {
 			c := NewClient(p)
 			defer c.Close()
-			r.AckedAt = map[string]time.Duration{}
+			r.AckedAt, r.AckedBy = map[string]time.Duration{}, map[string]string{}
 			var acked []string
 			for i := range Puts {
 				k := fmt.Sprintf("k%03d", i)
@@ -85,7 +91,10 @@ func Setup(r *Report) func(s *sim.Sim) {
 					return err
 				}
 				acked = append(acked, k)
-				r.AckedAt[k] = s.Now()
+				r.AckedAt[k], r.AckedBy[k] = s.Now(), c.Leader()
+				if err := note(s, "client", "put %s acknowledged by %s", k, c.Leader()); err != nil {
+					return err
+				}
 			}
 			r.Acked = len(acked)
 			for _, k := range acked {
@@ -93,12 +102,22 @@ func Setup(r *Report) func(s *sim.Sim) {
 					return err
 				} else if !found {
 					r.Lost = append(r.Lost, k)
+					// On the lane of the node that lacks it.
+					if err := note(s, c.Leader(), "lacks %s, acknowledged by %s at %v", k, r.AckedBy[k], r.at(k)); err != nil {
+						return err
+					}
 				}
 			}
 			r.Leader = c.Leader()
 			return nil
 		})
 	}
+}
+
+// note marks what the client learned on host's lane of the run's
+// timeline (Sim.Note): what the frames alone do not say.
+func note(s *sim.Sim, host, format string, args ...any) error {
+	return s.Note(host, fmt.Sprintf(format, args...))
 }
 
 // Run runs the scenario with seed and mode: sim.Run(Options(seed, mode),
