@@ -34,7 +34,8 @@ func (p *Process) Connect(host string, port int, timeout time.Duration, opts ...
 }
 
 // ConnectContext is Connect that also gives up when ctx is done.
-func (p *Process) ConnectContext(ctx context.Context, host string, port int, timeout time.Duration, opts ...Option) (*Socket, error) {
+func (p *Process) ConnectContext(ctx context.Context, host string, port int, timeout time.Duration, opts ...Option) (_ *Socket, err error) {
+	defer func() { p.node.callFailed(err, connectCall(host, port)) }()
 	if timeout < 0 {
 		return nil, BadArg
 	}

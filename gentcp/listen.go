@@ -30,7 +30,8 @@ import (
 // Reasons: eaddrinuse, eaddrnotavail (an {ip,_} the stack does not own),
 // einval (a backlog in the node's listen defaults); a bad option matches
 // ErrBadArg.
-func (p *Process) Listen(port int, opts ...Option) (*Socket, error) {
+func (p *Process) Listen(port int, opts ...Option) (_ *Socket, err error) {
+	defer func() { p.node.callFailed(err, func() string { return "listen " + strconv.Itoa(port) }) }()
 	if port < 0 || port > 65535 {
 		return nil, &OptionError{Option: strconv.Itoa(port), Msg: "port out of range", Reason: BadArg}
 	}
@@ -103,7 +104,8 @@ func (p *Process) Accept(l *Socket, timeout time.Duration) (*Socket, error) {
 }
 
 // AcceptContext is Accept that also gives up when ctx is done.
-func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Duration) (*Socket, error) {
+func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Duration) (_ *Socket, err error) {
+	defer func() { p.node.callFailed(err, func() string { return "accept " + l.String() }) }()
 	if timeout < 0 {
 		return nil, BadArg
 	}

@@ -39,7 +39,7 @@ func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
 // RecvContext is Recv that also gives up when ctx is done.
 func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Duration) (Data, error) {
 	d, _, err := s.recv(ctx, length, timeout, nil)
-	return d, err
+	return d, s.failed("recv", err)
 }
 
 // RecvAppend is Recv that appends what it receives to dst and returns the
@@ -77,7 +77,7 @@ func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, 
 	n := len(dst)
 	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)])
 	if err != nil {
-		return dst, err
+		return dst, s.failed("recv", err)
 	}
 	return dst[:n+got], nil
 }

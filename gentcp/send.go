@@ -38,7 +38,7 @@ func (s *Socket) Send(data []byte) error {
 // SendContext is Send that also stops waiting on a busy queue when ctx is
 // done (the data stays queued, as after a send_timeout).
 func (s *Socket) SendContext(ctx context.Context, data []byte) error {
-	return s.send(ctx, data, Infinity)
+	return s.failed("send", s.send(ctx, data, Infinity))
 }
 
 // send is Send with an extra limit on how long a busy queue may make it

@@ -52,9 +52,9 @@
 // hash: each frame's send time and what happened to it on the way
 // (Frame.Fate, Duplicate, Corrupted, Held), the frames that never
 // arrived (Undelivered) and the run's Events (network changes, crashes,
-// restarts, process ends and failures, Note). Package sim/timeline draws
-// it as a sequence diagram, SVG or text; its Repeat saves the timeline
-// of a failing seed.
+// restarts, process ends and failures, gentcp calls that returned an
+// error, Note). Package sim/timeline draws it as a sequence diagram, SVG
+// or text; its Repeat saves the timeline of a failing seed.
 //
 // # Rules
 //

@@ -111,7 +111,7 @@ func (s *Sim) boot(h *host) error {
 	h.boots++
 	h.stack = st
 	h.node = gentcp.NewNode(st)
-	h.node.SetScheduler(nodeScheduler{s: s.sched, host: h.index, node: h.name})
+	h.node.SetScheduler(nodeScheduler{s: s.sched, host: h.index, node: h.name, calls: s.callFailed(h, h.boots)})
 	s.nodes[h.node] = h
 	h.up = true
 	s.journal.booted(h)

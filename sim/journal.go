@@ -81,9 +81,14 @@ const (
 	EventFail
 	// EventNote: Sim.Note.
 	EventNote
+	// EventCall: a gentcp call (connect, listen, accept, send, recv) of
+	// a process of Host returned an error (Text: the process, the call
+	// and the error: "client <0.1.0> recv #Port<0.7>: timeout"). The
+	// calls that fail as their host crashes are not recorded.
+	EventCall
 )
 
-var eventNames = [...]string{"", "partition", "heal", "hold", "release", "impair", "crash", "restart", "exit", "error", "fail", "note"}
+var eventNames = [...]string{"", "partition", "heal", "hold", "release", "impair", "crash", "restart", "exit", "error", "fail", "note", "call"}
 
 // String returns the kind's name: "partition", "crash", "exit", ...
 func (k EventKind) String() string {
@@ -403,6 +408,21 @@ func describeLinks(s *Sim, l Links, ps []pair) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// callFailed returns the gentcp.CallObserver of host h's boot: it
+// records a call of one of its processes that failed, while the run goes
+// on and the host is in that boot (what fails as it crashes is no news).
+// It runs on the calling task's goroutine, while the driver waits; a
+// call from anywhere else is not recorded.
+func (s *Sim) callFailed(h *host, boot uint64) func(call string, err error) {
+	return func(call string, err error) {
+		t := s.sched.running()
+		if t == nil || t.proc == nil || t.goid.Load() != goid() || s.phase != phaseRunning || !h.up || h.boots != boot {
+			return
+		}
+		s.journal.event(Event{Kind: EventCall, Host: h.name, Text: t.name + " " + call + ": " + err.Error()})
+	}
 }
 
 // Note records text as an event on the named host's lane of the run's

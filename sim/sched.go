@@ -319,11 +319,13 @@ func (s *scheduler) live(procs bool) []string {
 }
 
 // nodeScheduler is the gentcp.Scheduler of one node: it tags its tasks
-// with the host and names the host in task names.
+// with the host and names the host in task names. It is the node's
+// gentcp.CallObserver too, which calls tells.
 type nodeScheduler struct {
-	s    *scheduler
-	host int
-	node string
+	s     *scheduler
+	host  int
+	node  string
+	calls func(call string, err error)
 }
 
 func (n nodeScheduler) Go(name string, p *gentcp.Process, f func()) {
@@ -331,6 +333,13 @@ func (n nodeScheduler) Go(name string, p *gentcp.Process, f func()) {
 }
 
 func (n nodeScheduler) Wait(chs ...<-chan struct{}) (int, error) { return n.s.wait(chs) }
+
+func (n nodeScheduler) CallFailed(call string, err error) { n.calls(call, err) }
+
+var (
+	_ gentcp.Scheduler    = nodeScheduler{}
+	_ gentcp.CallObserver = nodeScheduler{}
+)
 
 // goid returns the calling goroutine's ID, from the first line of its
 // stack trace ("goroutine 123 [running]:"). Only Wait calls it, to catch

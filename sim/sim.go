@@ -347,7 +347,8 @@ type Result struct {
 	// their sender's crash, in flight at the end. Not in Hash.
 	Undelivered []Frame
 	// Events are the network events, crashes, restarts, process ends and
-	// failures and notes of the run, in order. Not in Hash.
+	// failures, failed gentcp calls and notes of the run, in order. Not
+	// in Hash.
 	Events []Event
 	// Elapsed is the virtual time at the end of the run; Wall is the
 	// wall time the run took.

@@ -147,3 +147,30 @@ func crashAndRestart() scenario {
 		})
 	}}
 }
+
+// failedCalls: b's calls fail three ways over 1 ms: a connect to a port
+// a does not listen on is refused (2 ms), a recv on a connection to the
+// echo server times out (4 ms + 50 ms), and a send after the close finds
+// the socket closed (54 ms).
+func failedCalls() scenario {
+	opts := sim.Options{Seed: 2, A: sim.Host{Start: echoServer}, Link: memlink.Options{Latency: time.Millisecond}}
+	return scenario{opts, func(s *sim.Sim) {
+		s.Go(s.B(), func(p *gentcp.Process) error {
+			if _, err := p.Connect("a", 9, time.Second); !errors.Is(err, gentcp.Econnrefused) {
+				return errors.Join(errors.New("connect to port 9 was not refused"), err)
+			}
+			c, err := p.Connect("a", 7, time.Second, gentcp.Binary, gentcp.Active(false))
+			if err != nil {
+				return err
+			}
+			if _, err := c.Recv(0, 50*time.Millisecond); !errors.Is(err, gentcp.Timeout) {
+				return errors.Join(errors.New("recv did not time out"), err)
+			}
+			c.Close()
+			if err := c.Send([]byte("late")); !errors.Is(err, gentcp.Closed) {
+				return errors.Join(errors.New("send after close did not fail"), err)
+			}
+			return nil
+		})
+	}}
+}

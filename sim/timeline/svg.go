@@ -58,6 +58,7 @@ text { font-family: monospace; font-size: 11px; }
 .mark.crash circle, .mark.error circle, .mark.fail circle { fill: #c62828; }
 .mark.restart circle { fill: #1b7f2a; }
 .mark.note circle { fill: #fdd835; }
+.mark.call circle { fill: #fb8c00; }
 .mark line { stroke: #555; stroke-dasharray: 6 3; }
 .mark text { font-size: 10px; }
 `

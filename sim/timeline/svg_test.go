@@ -3,6 +3,7 @@ package timeline_test
 import (
 	"bytes"
 	"encoding/xml"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,7 +132,8 @@ func checkArrowGeometry(t *testing.T, d drawing) {
 // of a connection that echoes one byte, in the order sent, each an arrow
 // of its kind from its sender's lane at its send time to its receiver's
 // at its delivery, titled with its ports, flags, seq, ack and length;
-// the client's exit is a mark on b's lane.
+// the server's recv that found the connection closed is a mark on a's
+// lane, the client's exit a mark on b's.
 func TestSVG_HandshakeAndClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	res, svg, _ := render(t, handshakeAndClose(), timeline.Options{})
@@ -179,8 +181,14 @@ func TestSVG_HandshakeAndClose(t *testing.T) {
 	for i := 1; i < len(d.arrows); i++ {
 		assert.Less(t, d.arrows[i-1].child(t, "line").num(t, "y1"), d.arrows[i].child(t, "line").num(t, "y1"))
 	}
-	require.Len(t, d.marks, 1)
+	require.Len(t, d.marks, 2)
 	m := d.marks[0]
+	assert.True(t, m.has("call"))
+	assert.Equal(t, "a", m.attr("data-host"))
+	assert.Equal(t, 5*ms, m.dur(t, "data-at"), "when b's FIN arrived")
+	assert.Regexp(t, `^5ms call: a <\d+\.\d+\.\d+> recv #Port<0\.\d+>: closed$`, m.child(t, "title").Text)
+	assert.Equal(t, d.laneX["a"], m.child(t, "circle").num(t, "cx"))
+	m = d.marks[1]
 	assert.True(t, m.has("exit"))
 	assert.Equal(t, "b", m.attr("data-host"))
 	assert.Equal(t, 14*ms, m.dur(t, "data-at"))
@@ -316,7 +324,8 @@ func TestSVG_PartitionAndHeal(t *testing.T) {
 // TestSVG_CrashAndRestart: n1 is down from its crash at 500 ms to its
 // restart at 3 s, a down band on its lane between the two marks; n2's
 // retransmissions meanwhile end at n1's lane with a cross; after the
-// restart n1 answers n2's segment with a RST, and n2's error is a mark.
+// restart n1 answers n2's segment with a RST, and n2's failed recv and
+// its error are marks (the calls on n1 that fail as it crashes are not).
 func TestSVG_CrashAndRestart(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	_, svg, _ := render(t, crashAndRestart(), timeline.Options{})
@@ -343,7 +352,7 @@ func TestSVG_CrashAndRestart(t *testing.T) {
 	}
 	assert.Equal(t, []mark{
 		{"crash", "n1", 500 * time.Millisecond}, {"exit", "n1", 500 * time.Millisecond},
-		{"restart", "n1", 3 * time.Second}, {"error", "n2", 4002 * time.Millisecond},
+		{"restart", "n1", 3 * time.Second}, {"call", "n2", 4002 * time.Millisecond}, {"error", "n2", 4002 * time.Millisecond},
 	}, marks)
 
 	var down, rst int
@@ -387,4 +396,35 @@ func TestSVG_NothingFetched(t *testing.T) {
 	assert.NotContains(t, s, "href")
 	assert.NotContains(t, s, "@import")
 	assert.Equal(t, 1, strings.Count(s, "http://"), "only the SVG namespace")
+}
+
+// TestSVG_FailedCalls: each gentcp call of a process that returned an
+// error is a mark on its host's lane at the virtual time it returned,
+// titled with the process, the call and the reason: a refused connect
+// when the RST arrives, a recv's timeout, a send on the closed socket.
+func TestSVG_FailedCalls(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	_, svg, _ := render(t, failedCalls(), timeline.Options{})
+	d := parseSVG(t, svg)
+	type mark struct {
+		kind, host string
+		at         time.Duration
+		title      string
+	}
+	var got []mark
+	for _, m := range d.marks {
+		title := regexp.MustCompile(`<\d+\.\d+\.\d+>`).ReplaceAllString(m.child(t, "title").Text, "<pid>")
+		got = append(got, mark{strings.Fields(m.attr("class"))[1], m.attr("data-host"), m.dur(t, "data-at"), title})
+		assert.Equal(t, d.laneX["b"], m.child(t, "circle").num(t, "cx"))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []mark{
+		{"call", "b", 2 * ms, "2ms call: b <pid> connect a:9: econnrefused"},
+		{"call", "b", 54 * ms, "54ms call: b <pid> recv #Port<0.2>: timeout"},
+		{"call", "b", 54 * ms, "54ms call: b <pid> send #Port<0.2>: closed"},
+		{"exit", "b", 54 * ms, "54ms exit: b <pid>"},
+	}, got)
+	rst := d.arrows[1]
+	require.True(t, rst.has("rst"))
+	assert.Greater(t, d.marks[0].child(t, "circle").num(t, "cy"), rst.child(t, "line").num(t, "y2"), "the refusal is marked below the RST's arrival")
 }

@@ -38,8 +38,8 @@ func parseText(t *testing.T, lines []string, lanes int) []textLine {
 // TestText_HandshakeAndClose: the text form has the caption, a header
 // with the lanes' names over their columns, then one line per frame at
 // its send time, an arrow from the sender's column to the receiver's
-// with its label, and the frame's summary; the exit is a '*' on b's
-// column.
+// with its label, and the frame's summary; the server's recv that found
+// the connection closed is a '*' on a's column, the exit one on b's.
 func TestText_HandshakeAndClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	res, _, text := render(t, handshakeAndClose(), timeline.Options{})
@@ -54,6 +54,7 @@ func TestText_HandshakeAndClose(t *testing.T) {
 		{"3ms", "|---------1 B---------->|", `\[P\.\] .* len 1 `},
 		{"4ms", "|<---------ACK----------|", `\[\.\]`},
 		{"4ms", "|<---------FIN----------|", `\[F\.\]`},
+		{"5ms", "*                       |", `^call a: a <\d+\.\d+\.\d+> recv #Port<0\.\d+>: closed$`},
 		{"5ms", "|---------ACK---------->|", `\[\.\]`},
 		{"5ms", "|---------FIN---------->|", `\[F\.\]`},
 		{"6ms", "|<---------ACK----------|", `\(sent 6ms, arrived 7ms\)$`},
@@ -115,5 +116,29 @@ func TestText_PartitionAndCrash(t *testing.T) {
 	assert.Contains(t, errLine.detail, "no echo; closed", "a multi-line error on one line")
 	for _, l := range text {
 		assert.NotEqual(t, "closed", l)
+	}
+}
+
+// TestText_FailedCalls: a failed call is a '*' on its host's column at
+// the time it returned, with the process, the call and the reason.
+func TestText_FailedCalls(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	_, _, text := render(t, failedCalls(), timeline.Options{})
+	var calls []textLine
+	for _, l := range parseText(t, text, 2) {
+		if strings.HasPrefix(l.detail, "call ") {
+			calls = append(calls, l)
+		}
+	}
+	want := []struct{ time, detail string }{
+		{"2ms", `^call b: b <\d+\.\d+\.\d+> connect a:9: econnrefused$`},
+		{"54ms", `^call b: b <\d+\.\d+\.\d+> recv #Port<0\.2>: timeout$`},
+		{"54ms", `^call b: b <\d+\.\d+\.\d+> send #Port<0\.2>: closed$`},
+	}
+	require.Len(t, calls, len(want))
+	for i, w := range want {
+		assert.Equal(t, w.time, calls[i].time)
+		assert.Equal(t, "            |                       *", strings.TrimRight(calls[i].lanes, " "))
+		assert.Regexp(t, w.detail, calls[i].detail)
 	}
 }

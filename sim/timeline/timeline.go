@@ -4,8 +4,8 @@
 // (SYN, FIN, RST, data and pure ACKs told apart; dropped, cut,
 // duplicated, corrupted and held frames marked), partitions, holds and
 // the time a host is down are bands over the lanes they cover, and
-// crashes, restarts, process ends, failures and notes are marks on their
-// host's lane.
+// crashes, restarts, process ends, failed gentcp calls, failures and
+// notes are marks on their host's lane.
 //
 //	res, err := sim.Run(opts, setup)
 //	tl, err := timeline.New(res, timeline.Options{})
@@ -107,7 +107,7 @@ type Arrow struct {
 func (a Arrow) Folded() bool { return a.Frames > 1 }
 
 // Mark is an event on a lane: a crash, restart, process exit or error, a
-// failure, a note; or an event of the whole network (Host empty): an
+// gentcp call that returned an error, a failure, a note; or an event of the whole network (Host empty): an
 // impairment changed, an event function that panicked.
 type Mark struct {
 	At   time.Duration // virtual time of the event
