@@ -131,11 +131,20 @@ func (s *Socket) unborrowLocked(data []byte) {
 // writeLocked writes head and data to the endpoint without blocking and
 // returns how many bytes it took. The two parts go to netstack as one
 // payload, without being joined into a new slice first.
+//
+// The payload is a twoPart of its own, not a field inside the Socket:
+// netstack's endpoint keeps the last payload it read from (its reused
+// io.LimitedReader's R) for as long as it lives, TIME_WAIT included, and a
+// pointer into the Socket would keep the whole closed socket alive with it.
 func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
-	s.wbuf = twoPart{head: head, data: data}
-	n, err := s.ep.Write(&s.wbuf, tcpip.WriteOptions{})
-	// Do not keep the caller's bytes reachable from the socket.
-	s.wbuf = twoPart{}
+	if s.wbuf == nil {
+		s.wbuf = new(twoPart)
+	}
+	*s.wbuf = twoPart{head: head, data: data}
+	n, err := s.ep.Write(s.wbuf, tcpip.WriteOptions{})
+	// Do not keep the caller's bytes reachable from the socket (or from
+	// the endpoint, which holds on to wbuf).
+	*s.wbuf = twoPart{}
 	return int(n), err
 }
 

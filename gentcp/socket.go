@@ -96,10 +96,10 @@ type Socket struct {
 	// Send side: what the endpoint did not take yet (OTP's driver queue).
 	sq            [][]byte
 	sqLen         int
-	draining      bool    // the drain goroutine runs
-	busy          bool    // the queue reached high_watermark and not yet low_watermark
-	shutAfterSend bool    // shutdown(write) waits for the queue
-	wbuf          twoPart // the payload of the write in progress (writeLocked)
+	draining      bool     // the drain goroutine runs
+	busy          bool     // the queue reached high_watermark and not yet low_watermark
+	shutAfterSend bool     // shutdown(write) waits for the queue
+	wbuf          *twoPart // the payload of the write in progress (writeLocked)
 
 	stats stats
 }
