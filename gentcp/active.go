@@ -180,7 +180,9 @@ func (s *Socket) awaitDataLocked(ch <-chan struct{}) bool {
 // deliverLocked sends one data message and counts it against once/N.
 func (s *Socket) deliverLocked(d Data) {
 	s.readSinceDeliver = false
-	if s.o.deliverPort {
+	if d.http != nil {
+		s.owner.Send(HTTP{s, d.http})
+	} else if s.o.deliverPort {
 		s.owner.Send(PortData{s, d})
 	} else {
 		s.owner.Send(TCP{s, d})

@@ -18,6 +18,7 @@
 //	gen_tcp:accept(L, T)                  p.Accept(l, timeout)                      AcceptContext
 //	gen_tcp:send(S, Data)                 s.Send(data)                              SendContext
 //	gen_tcp:recv(S, Len, T)               s.Recv(length, timeout)                   RecvContext
+//	  (an HTTP packet type)               s.RecvHTTP(timeout)                       RecvHTTPContext
 //	  (into a buffer of your own)         s.RecvAppend(dst, length, timeout)        RecvAppendContext
 //	gen_tcp:close(S)                      s.Close()
 //	gen_tcp:shutdown(S, How)              s.Shutdown(gentcp.ShutdownRead|ShutdownWrite|ShutdownReadWrite)
@@ -38,6 +39,8 @@
 //	{packet, 0|raw|1|2|4|line}            Packet(n), PacketRaw, PacketLine
 //	{packet, asn1|cdr|sunrm|fcgi|tpkt}    PacketASN1, PacketCDR, PacketSunRM, PacketFCGI, PacketTPKT
 //	                                      (delivered with their header; fcgi without its padding)
+//	{packet, http|httph|http_bin|httph_bin}  PacketHTTP, PacketHTTPH, PacketHTTPBin, PacketHTTPHBin
+//	                                      (one HTTPPacket per line: RecvHTTP or the HTTP message)
 //	{packet_size,N} {header,N}            PacketSize(n), Header(n)
 //	{line_delimiter,C}                    LineDelimiter(c)
 //	{backlog,B}  (default 5)              Backlog(b)
@@ -61,6 +64,17 @@
 //	{tcp_closed, S}                       gentcp.TCPClosed{Socket}
 //	{tcp_error, S, Reason}                gentcp.TCPError{Socket, Reason}
 //	{tcp_passive, S}                      gentcp.TCPPassive{Socket}
+//	{http, S, HttpPacket}                 gentcp.HTTP{Socket, Packet}
+//
+// HttpPacket (erlang:decode_packet/3), an HTTPPacket:
+//
+//	{http_request, Method, Uri, Vsn}      gentcp.HTTPRequest{Method, URI, Version}   KnownMethod: an atom
+//	{http_response, Vsn, Status, Reason}  gentcp.HTTPResponse{Version, Status, Reason}
+//	{http_header, I, Field, Unmod, Value} gentcp.HTTPHeader{Field, UnmodifiedField, Value}   Index: I, 0 for a string
+//	http_eoh                              gentcp.HTTPEOH{}
+//	{http_error, Line}                    gentcp.HTTPError{Line}
+//	'*' {abs_path,P} {absoluteURI,S,H,Port,P} {scheme,S,R} "uri"   gentcp.HTTPURI{Kind: URIStar, URIAbsPath, ...}
+//	strings: lists (http, httph) or binaries (http_bin, httph_bin)   the packet's Bin
 //
 // Data: a Data value carries the bytes in both modes; Data.List says the
 // socket was in list mode (Erlang would have given "abc" rather than
@@ -125,6 +139,8 @@
 //	options.go   every option: parsing, defaults, validation        terms.go  ParseOptions (Erlang syntax)
 //	packet.go    {packet,_} framing over bytes                       data.go   Data
 //	packet_headers.go  asn1, cdr, sunrm, fcgi and tpkt: lengths read from a protocol header
+//	packet_http.go  http, httph, http_bin and httph_bin: lines, their parse state, RecvHTTP
+//	packet_http_terms.go  HTTPPacket and its types, the HTTP message
 //	chunk.go     the arrays reads go into, pooled, and Data.Release
 //	errors.go    every Reason and the netstack error table           wait.go   Scheduler and the one wait
 //	process.go   Node and Process: mailboxes, Spawn, Exit            netconn.go  net.Conn and net.Listener
@@ -148,6 +164,11 @@
 //     ({packet,1|2|4} and the types framed by a protocol header).
 //     OTP would buffer up to 4 GiB for one packet; a hostile peer must not
 //     make a socket allocate without bound.
+//   - {deliver,port} on a passive socket: Recv and RecvHTTP return the
+//     packet. OTP 25's driver sends it to the owner as {S,{data,Packet}}
+//     instead and the recv never returns, whatever the packet type. An
+//     active HTTP socket with {deliver,port} sends the raw line (PortData),
+//     unparsed, as OTP does.
 //   - recbuf and sndbuf report netstack's buffer sizes, which differ from
 //     Linux's (Linux doubles what is set); they are not part of the contract.
 //   - priority and tos are stored and returned; tos is passed to netstack,

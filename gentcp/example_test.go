@@ -179,5 +179,5 @@ func ExampleParseOptions() {
 	fmt.Println(err)
 	// Output:
 	// [binary {packet,4} {active,once} {ip,{10,0,0,1}}] <nil>
-	// gentcp: bad option {packet,3}: want 0, raw, 1, 2, 4, line, asn1, cdr, sunrm, fcgi or tpkt (badarg)
+	// gentcp: bad option {packet,3}: want 0, raw, 1, 2, 4, line, asn1, cdr, sunrm, fcgi, tpkt, http, httph, http_bin or httph_bin (badarg)
 }

@@ -67,6 +67,16 @@ var (
 	PacketSunRM = Option{"packet", "sunrm"}
 	PacketFCGI  = Option{"packet", "fcgi"}
 	PacketTPKT  = Option{"packet", "tpkt"}
+	// PacketHTTP and PacketHTTPBin are {packet,http} and {packet,http_bin}:
+	// HTTP request or status lines, then header lines until the empty
+	// line, each delivered as an HTTPPacket (RecvHTTP, or the HTTP
+	// message) with its strings as lists (http) or binaries (http_bin).
+	// PacketHTTPH and PacketHTTPHBin ({packet,httph}, {packet,httph_bin})
+	// read header lines only.
+	PacketHTTP     = Option{"packet", "http"}
+	PacketHTTPH    = Option{"packet", "httph"}
+	PacketHTTPBin  = Option{"packet", "http_bin"}
+	PacketHTTPHBin = Option{"packet", "httph_bin"}
 	// DeliverPort and DeliverTerm choose the data message shape.
 	DeliverPort = Option{"deliver", "port"}
 	DeliverTerm = Option{"deliver", "term"}
@@ -276,13 +286,19 @@ const (
 	packetSunRM packetType = -4
 	packetFCGI  packetType = -5
 	packetTPKT  packetType = -6
+	// The HTTP types (packet_http.go).
+	packetHTTP     packetType = -7
+	packetHTTPH    packetType = -8
+	packetHTTPBin  packetType = -9
+	packetHTTPHBin packetType = -10
 )
 
 // packetAtoms names the packet types given as atoms, as inet:setopts
 // takes them and getopts returns them.
 var packetAtoms = map[packetType]string{
 	packetLine: "line", packetASN1: "asn1", packetCDR: "cdr", packetSunRM: "sunrm",
-	packetFCGI: "fcgi", packetTPKT: "tpkt",
+	packetFCGI: "fcgi", packetTPKT: "tpkt", packetHTTP: "http", packetHTTPH: "httph",
+	packetHTTPBin: "http_bin", packetHTTPHBin: "httph_bin",
 }
 
 // packetOf is the packet type an option value names: 0, raw, 1, 2, 4 or
@@ -331,11 +347,18 @@ const (
 // sockOpts is the resolved option set of one socket. Its zero value is not
 // meaningful; start from defaultOpts.
 type sockOpts struct {
-	binary           bool
-	active           activeKind
-	activeCount      int // remaining count for activeN
-	packet           packetType
-	packetSize       int
+	binary      bool
+	active      activeKind
+	activeCount int // remaining count for activeN
+	packet      packetType
+	packetSize  int
+	// httpHeaders is the HTTP parse state of OTP's driver: true after a
+	// request or status line until http_eoh, while the http types read
+	// header lines (packet_http.go). It is state, not an option; it lives
+	// beside packet because setopts keeps it, as the driver does, so
+	// {packet,raw} and back to {packet,http} between header lines still
+	// reads headers.
+	httpHeaders      bool
 	header           int
 	lineDelimiter    byte
 	backlog          int
@@ -506,7 +529,7 @@ func (o *sockOpts) set(op operation, opt Option) error {
 	case "packet":
 		t, ok := packetOf(v)
 		if !ok {
-			return bad(op, opt, "want 0, raw, 1, 2, 4, line, asn1, cdr, sunrm, fcgi or tpkt")
+			return bad(op, opt, "want 0, raw, 1, 2, 4, line, asn1, cdr, sunrm, fcgi, tpkt, http, httph, http_bin or httph_bin")
 		}
 		o.packet = t
 	case "packet_size":

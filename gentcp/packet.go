@@ -47,13 +47,15 @@ type framing struct {
 	packetSize int  // 0: no limit (see maxImplicitPacket)
 	delimiter  byte // for line
 	buffer     int  // the buffer option: raw chunk and line split size
+	// httpHeaders: an HTTP type reads header lines (sockOpts.httpHeaders).
+	httpHeaders bool
 }
 
 // framing is what decodePacket needs of the socket's options.
 func (o *sockOpts) framing() framing {
 	return framing{
 		packet: o.packet, packetSize: o.packetSize, delimiter: o.lineDelimiter,
-		buffer: o.buffer,
+		buffer: o.buffer, httpHeaders: o.httpHeaders,
 	}
 }
 
@@ -120,6 +122,8 @@ func decodePacket(buf []byte, f framing) (payload []byte, used, need int, err er
 		return nil, 0, len(buf) + 1, nil
 	case packetASN1, packetCDR, packetSunRM, packetFCGI, packetTPKT:
 		return decodeProtocolPacket(buf, f)
+	case packetHTTP, packetHTTPH, packetHTTPBin, packetHTTPHBin:
+		return decodeHTTPLine(buf, f)
 	}
 	return nil, 0, 0, Einval
 }

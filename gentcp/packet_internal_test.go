@@ -137,7 +137,8 @@ func TestDecodeHugeHeaderIsBounded(t *testing.T) {
 
 // FuzzDecodePacket feeds arbitrary bytes to every packet type: the decoder
 // must not panic, must make progress or ask for more than it has, must
-// never return more than it was given, and must never allocate.
+// never return more than it was given, and must never allocate (the HTTP
+// types frame here at a start line; FuzzDecodeHTTP parses them too).
 func FuzzDecodePacket(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'}, uint8(4), uint32(0), uint16(1460), byte('\n'))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint8(4), uint32(0), uint16(1460), byte('\n'))
@@ -149,9 +150,12 @@ func FuzzDecodePacket(f *testing.F) {
 	f.Add([]byte{128, 0, 0, 2, 'a', 'b', 0, 0, 0, 0}, uint8(7), uint32(2), uint16(1460), byte(0))
 	f.Add([]byte{1, 1, 0, 1, 0, 2, 3, 0, 'a', 'b', 0, 0, 0}, uint8(8), uint32(5), uint16(1460), byte(0))
 	f.Add([]byte{3, 0, 0, 6, 'a', 'b', 3, 0, 0, 3}, uint8(9), uint32(0), uint16(1460), byte(0))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n y\r\n\r\n"), uint8(10), uint32(0), uint16(1460), byte(0))
+	f.Add([]byte("Host: x\r\n\r\n"), uint8(13), uint32(8), uint16(1460), byte(0))
 	f.Fuzz(func(t *testing.T, buf []byte, kind uint8, packetSize uint32, buffer uint16, delim byte) {
 		types := []packetType{packetRaw, packet1, packet2, packet4, packetLine,
-			packetASN1, packetCDR, packetSunRM, packetFCGI, packetTPKT}
+			packetASN1, packetCDR, packetSunRM, packetFCGI, packetTPKT,
+			packetHTTP, packetHTTPH, packetHTTPBin, packetHTTPHBin}
 		fr := framing{packet: types[int(kind)%len(types)], packetSize: int(packetSize), buffer: int(buffer), delimiter: delim}
 		rest := buf
 		for range 1000 {

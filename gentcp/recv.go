@@ -29,7 +29,8 @@ const maxRecv = 64 << 20
 // them may Release the Data, so a later read reuses its array.
 //
 // Reasons: timeout, closed, enotconn, econnreset (show_econnreset), einval
-// (an active socket, or Length > 0 in packet mode), ealready (another recv
+// (an active socket, Length > 0 in packet mode, or an HTTP packet type,
+// whose packets RecvHTTP returns), ealready (another recv
 // is in progress), emsgsize (a packet above packet_size; the socket is
 // closed), enomem (Length above 64 MiB), FunctionClause (Length < 0).
 func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
@@ -38,7 +39,7 @@ func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
 
 // RecvContext is Recv that also gives up when ctx is done.
 func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Duration) (Data, error) {
-	d, _, err := s.recv(ctx, length, timeout, nil)
+	d, _, err := s.recv(ctx, length, timeout, nil, false)
 	return d, s.failed("recv", err)
 }
 
@@ -75,7 +76,7 @@ func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, 
 		dst = slices.Grow(dst, buffer)
 	}
 	n := len(dst)
-	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)])
+	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)], false)
 	if err != nil {
 		return dst, s.failed("recv", err)
 	}
@@ -86,13 +87,17 @@ func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, 
 // of a new Data: at most len(dst) bytes, copied once from the endpoint (or
 // from what is already buffered). The net.Conn adapter reads with it.
 func (s *Socket) recvInto(ctx context.Context, dst []byte, timeout time.Duration) (int, error) {
-	_, n, err := s.recv(ctx, 0, timeout, dst)
+	_, n, err := s.recv(ctx, 0, timeout, dst, false)
 	return n, err
 }
 
 // recv is the one receive loop: into == nil returns a Data; otherwise
 // bytes go into into and their count is returned (raw, length 0 only).
-func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, into []byte) (Data, int, error) {
+// http says the caller is RecvHTTP: it takes the packets of the HTTP
+// types, every other caller the packets of the other types (einval
+// otherwise, judged again after each wait, as setopts may change the
+// type meanwhile).
+func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, into []byte, http bool) (Data, int, error) {
 	if length < 0 {
 		return Data{}, 0, FunctionClause
 	}
@@ -100,7 +105,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		return Data{}, 0, BadArg
 	}
 	s.mu.Lock()
-	if err := s.recvCheckLocked(length); err != nil {
+	if err := s.recvCheckLocked(length, http); err != nil {
 		s.mu.Unlock()
 		return Data{}, 0, err
 	}
@@ -130,6 +135,9 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		}
 		if s.dead {
 			return Data{}, 0, s.takeRecvErrorLocked()
+		}
+		if s.o.packet.isHTTP() != http {
+			return Data{}, 0, Einval
 		}
 		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
 		if !stale && into != nil {
@@ -194,7 +202,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 	}
 }
 
-func (s *Socket) recvCheckLocked(length int) error {
+func (s *Socket) recvCheckLocked(length int, http bool) error {
 	switch {
 	case s.closed:
 		return Closed
@@ -205,6 +213,8 @@ func (s *Socket) recvCheckLocked(length int) error {
 	case s.o.active != activeFalse:
 		return Einval
 	case length > 0 && s.o.packet != packetRaw:
+		return Einval
+	case s.o.packet.isHTTP() != http:
 		return Einval
 	case s.recvBusy:
 		return Ealready
@@ -424,6 +434,11 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 		}
 		payload, used = s.rbuf[:length], length
 	} else {
+		if s.o.packet.httpHeadersOnly() {
+			// OTP's driver enters its header state whenever it frames
+			// with httph (packet_http.go).
+			s.o.httpHeaders = true
+		}
 		p, u, _, err := decodePacket(s.rbuf, s.o.framing())
 		if err != nil && judgeSize {
 			return Data{}, err, false
@@ -433,12 +448,18 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 		}
 		payload, used = p, u
 	}
-	// The packet is handed out without a copy: its bytes are never
-	// reused, as rbase moves past them (or is dropped once rbuf is empty,
-	// which also frees an idle socket's buffer).
-	d := Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary, chunk: s.rchunk}
-	s.rchunk.hold()
-	if s.o.binary && s.o.header > 0 {
+	var d Data
+	if s.o.packet.isHTTP() && length == 0 {
+		// An HTTP packet holds copies of its strings, not the line.
+		d = s.httpLocked(payload)
+	} else {
+		// The packet is handed out without a copy: its bytes are never
+		// reused, as rbase moves past them (or is dropped once rbuf is
+		// empty, which also frees an idle socket's buffer).
+		d = Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary, chunk: s.rchunk}
+		s.rchunk.hold()
+	}
+	if s.o.binary && s.o.header > 0 && !s.o.packet.isHTTP() {
 		// [B1,...,BN|Rest]; a packet shorter than N is a plain list
 		// (reference §5 header_*).
 		if len(d.Bytes) < s.o.header {
