@@ -15,40 +15,54 @@ import "strconv"
 // {deliver,port} such a socket sends PortData with the raw line instead,
 // as OTP does.
 type HTTP struct {
+	// Socket is the socket the packet came from.
 	Socket *Socket
+	// Packet is the parsed line.
 	Packet HTTPPacket
 }
 
 // HTTPPacket is one of HTTPRequest, HTTPResponse, HTTPHeader, HTTPEOH and
 // HTTPError. String prints it in Erlang syntax.
 type HTTPPacket interface {
+	// String prints the packet as Erlang would print the term.
 	String() string
 	httpPacket()
 }
 
 // HTTPVersion is {Major,Minor}. A request line without a version is
 // HTTP/0.9's: {0,9}.
-type HTTPVersion struct{ Major, Minor int }
+type HTTPVersion struct {
+	// Major and Minor are the numbers of HTTP/Major.Minor.
+	Major, Minor int
+}
 
 // HTTPRequest is {http_request,Method,Uri,Version}: a request line.
 type HTTPRequest struct {
 	// Method is as sent. Erlang gives OPTIONS, GET, HEAD, POST, PUT,
 	// DELETE and TRACE as atoms, other methods (PATCH, get) as strings:
 	// KnownMethod says which.
-	Method  string
-	URI     HTTPURI
+	Method string
+	// URI is the request's target, sorted as OTP sorts it.
+	URI HTTPURI
+	// Version is the request line's HTTP version.
 	Version HTTPVersion
-	Bin     bool
+	// Bin is true for http_bin and httph_bin: Erlang gives binaries
+	// where http gives strings.
+	Bin bool
 }
 
 // HTTPResponse is {http_response,Version,Status,Reason}: a status line.
 // Reason is the rest of the line, blanks included; Status is 0 when the
 // line ends after the version.
 type HTTPResponse struct {
+	// Version is the status line's HTTP version.
 	Version HTTPVersion
-	Status  int
-	Reason  string
-	Bin     bool
+	// Status is the status code.
+	Status int
+	// Reason is the reason phrase.
+	Reason string
+	// Bin is true for http_bin and httph_bin.
+	Bin bool
 }
 
 // HTTPHeader is {http_header,Index,Field,UnmodifiedField,Value}: a header
@@ -64,7 +78,8 @@ type HTTPHeader struct {
 	// Value is what follows the colon and the blanks after it; trailing
 	// blanks are kept.
 	Value string
-	Bin   bool
+	// Bin is true for http_bin and httph_bin.
+	Bin bool
 }
 
 // HTTPEOH is http_eoh: the empty line that ends the headers. The socket
@@ -75,8 +90,10 @@ type HTTPEOH struct{}
 // (with its CRLF). The socket stays in the state it was in: a bad header
 // line is followed by the next header.
 type HTTPError struct {
+	// Line is the line that did not parse.
 	Line string
-	Bin  bool
+	// Bin is true for http_bin and httph_bin.
+	Bin bool
 }
 
 // HTTPURIKind says which of Erlang's HttpUri forms an HTTPURI is.
@@ -100,6 +117,7 @@ const (
 
 // HTTPURI is a request's URI, sorted as OTP sorts it.
 type HTTPURI struct {
+	// Kind is which of Erlang's HttpUri forms this is.
 	Kind HTTPURIKind
 	// Scheme is "http" or "https" for URIAbsolute (an atom in Erlang,
 	// lower case whatever was sent) and the scheme as sent for URIScheme.
@@ -164,6 +182,7 @@ func httpStr(s string, bin bool) string {
 	return erlString([]byte(s))
 }
 
+// String prints the version as Erlang's {Major,Minor}.
 func (v HTTPVersion) String() string {
 	return "{" + strconv.Itoa(v.Major) + "," + strconv.Itoa(v.Minor) + "}"
 }
