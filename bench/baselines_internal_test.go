@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/usertcp/usertcp/gentcp"
+	"github.com/usertcp/usertcp/internal/testutil"
 )
 
 // The baselines are made as BENCHMARKS.md ("How the baselines are made")
@@ -152,9 +153,7 @@ var optionNames = []string{"mode", "active", "nodelay", "buffer", "packet", "reu
 // gentcp's sockets of the same case read back with Getopts: the escript
 // is given gentcp's list, and applies it.
 func TestOTPGetsGentcpOptions(t *testing.T) {
-	if _, err := EscriptPath(); err != nil {
-		t.Skip(err)
-	}
+	testutil.Escript(t, "the comparison of OTP's socket options with gentcp's")
 	defer goleak.VerifyNone(t)
 	for _, c := range []Case{
 		{Measurement: Bulk, Conns: 1, Dir: Up},

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/usertcp/usertcp/bench"
+	"github.com/usertcp/usertcp/internal/testutil"
 	"github.com/usertcp/usertcp/link/memlink"
 	"github.com/usertcp/usertcp/stack"
 )
@@ -60,9 +61,7 @@ func TestEveryCaseRuns(t *testing.T) {
 }
 
 func TestOTPCasesRun(t *testing.T) {
-	if _, err := bench.EscriptPath(); err != nil {
-		t.Skip(err)
-	}
+	testutil.Escript(t, "the OTP benchmark cases")
 	defer goleak.VerifyNone(t)
 	for _, c := range []bench.Case{
 		{Measurement: bench.Bulk, System: bench.OTP, Conns: 2, Dir: bench.Down},

@@ -133,15 +133,20 @@ func visibleName(host string) bool {
 // scheduler must see every goroutine, and they do not wait: package sim's
 // links are lock-step, whose senders never wait (memlink's LockStep), and
 // its goroutines run one at a time, so no other holds the endpoint.
-func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, timeout time.Duration, o sockOpts) (*Socket, error) {
+func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, timeout time.Duration, o sockOpts) (_ *Socket, err error) {
+	// abandoned: the slot went to abandonConnect with the endpoint.
+	abandoned := false
+	defer func() {
+		if err != nil && !abandoned {
+			p.node.open.Add(-1)
+		}
+	}()
 	addr, ok := pickAddr(addrs, o.family)
 	if !ok {
-		p.node.open.Add(-1)
 		return nil, Eafnosupport
 	}
 	ep, wq, err := p.node.newEndpoint(addr, o)
 	if err != nil {
-		p.node.open.Add(-1)
 		return nil, err
 	}
 	w := p.node.startWait(ctx, timeout)
@@ -162,6 +167,7 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 		}()
 		if err := w.block(returned); err != nil {
 			p.node.abandonConnect(ep, returned)
+			abandoned = true
 			return nil, err
 		}
 	}
@@ -169,6 +175,7 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 		for {
 			if err := w.block(ch); err != nil {
 				p.node.abandonConnect(ep, returned)
+				abandoned = true
 				return nil, err
 			}
 			if ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
@@ -179,13 +186,11 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 	}
 	if terr != nil {
 		ep.Close()
-		p.node.open.Add(-1)
 		return nil, reasonOf(terr)
 	}
 	s := p.node.newSocket(ep, wq, o, false)
 	if !p.own(s) {
 		ep.Close() // the process exited meanwhile
-		p.node.open.Add(-1)
 		return nil, Closed
 	}
 	return s, nil

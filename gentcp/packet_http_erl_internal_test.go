@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usertcp/usertcp/internal/testutil"
 )
 
 // httpCase is one input of the HTTP decoder: what erlang:decode_packet/3
@@ -178,10 +180,7 @@ func wTerm(p HTTPPacket) string {
 // and 20,000 mutations of them) and compares every result: the framing
 // (more, error, what is left), the packet, its atoms and strings.
 func TestDecodeHTTPAgainstErl(t *testing.T) {
-	escript, err := exec.LookPath("escript")
-	if err != nil {
-		t.Skip("escript not found: install erlang-base to compare the HTTP decoder with erlang:decode_packet")
-	}
+	escript := testutil.Escript(t, "the comparison of the HTTP decoder with erlang:decode_packet")
 	cases := httpCases(20000)
 	var in bytes.Buffer
 	for _, c := range cases {

@@ -169,9 +169,9 @@ type TCPOptions struct {
 	// earlier connection to the same destination is in TIME_WAIT, as
 	// Linux's net.ipv4.tcp_tw_reuse: only once a second has passed since
 	// the last timestamp the peer sent on it (netstack's rule, as
-	// Linux's), and the old endpoint is closed then. Without reuse a client that connects to one
-	// server at full rate runs out of ephemeral ports: 49,536 connections
-	// per TIME_WAIT period.
+	// Linux's), and the old endpoint is closed then. Without reuse a
+	// client that connects to one server at full rate runs out of
+	// ephemeral ports: 49,536 connections per TIME_WAIT period.
 	//
 	// The default, TimeWaitReuseOn, differs from Linux's (2, loopback
 	// only) on purpose: Linux keeps reuse to loopback because there no

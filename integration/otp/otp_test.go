@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usertcp/usertcp/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -95,13 +96,7 @@ func TestScenarios(t *testing.T) {
 // now, and compares erl's lines with gentcp's one by one. It needs erl
 // (apt-get install erlang-base); CI installs it.
 func TestDifferentialOTP(t *testing.T) {
-	escript, err := exec.LookPath("escript")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must run the differential test: escript not found (apt-get install erlang-base)")
-		}
-		t.Skip("escript not found: install erlang-base to run the differential test against real erl")
-	}
+	escript := testutil.Escript(t, "the differential test against real erl")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, escript, "scenarios.erl", "all").Output()

@@ -107,8 +107,9 @@ type Arrow struct {
 func (a Arrow) Folded() bool { return a.Frames > 1 }
 
 // Mark is an event on a lane: a crash, restart, process exit or error, a
-// gentcp call that returned an error, a failure, a note; or an event of the whole network (Host empty): an
-// impairment changed, an event function that panicked.
+// gentcp call that returned an error, a failure, a note; or an event of
+// the whole network (Host empty): an impairment changed, an event
+// function that panicked.
 type Mark struct {
 	At   time.Duration // virtual time of the event
 	Host string        // the host's lane, or empty for the whole network
