@@ -9,6 +9,7 @@ import (
 	randv2 "math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -626,14 +627,30 @@ func (s *Stack) LookupHost(name string) ([]netip.Addr, error) {
 	return nil, fmt.Errorf("stack: %q: %w", name, ErrUnknownHost)
 }
 
-// Addresses returns every address of every NIC, loopback included.
+// Addresses returns every address of every NIC, loopback included, in
+// NIC order (loopback first, then Options.NICs as configured), each NIC's
+// addresses sorted. netstack keeps NICs in a map, so without the sort two
+// calls on the same stack could disagree.
 func (s *Stack) Addresses() []netip.Prefix {
+	info := s.ns.NICInfo()
+	ids := make([]tcpip.NICID, 0, len(info))
+	for id := range info {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	var out []netip.Prefix
-	for _, nic := range s.ns.NICInfo() {
-		for _, pa := range nic.ProtocolAddresses {
+	for _, id := range ids {
+		first := len(out)
+		for _, pa := range info[id].ProtocolAddresses {
 			a, _ := netip.AddrFromSlice(pa.AddressWithPrefix.Address.AsSlice())
 			out = append(out, netip.PrefixFrom(a, pa.AddressWithPrefix.PrefixLen))
 		}
+		slices.SortFunc(out[first:], func(x, y netip.Prefix) int {
+			if c := x.Addr().Compare(y.Addr()); c != 0 {
+				return c
+			}
+			return x.Bits() - y.Bits()
+		})
 	}
 	return out
 }

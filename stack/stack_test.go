@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -58,6 +59,34 @@ func TestNewAppliesTCPOptions(t *testing.T) {
 	defer withRACK.Close()
 	require.Nil(t, withRACK.Netstack().TransportProtocolOption(tcp.ProtocolNumber, &rec))
 	assert.Equal(t, tcpip.TCPRACKLossDetection, rec, "RACK: true turns it on")
+}
+
+// TestAddressesAreInNICOrder: netstack keeps NICs in a map, so Addresses
+// sorts them; every call on a stack of several NICs gives the same list,
+// loopback first, then the NICs as configured, each NIC's addresses sorted.
+func TestAddressesAreInNICOrder(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var nics []stack.NIC
+	var want []netip.Prefix
+	for i := range 8 {
+		n := nic(fmt.Sprintf("eth%d", i), fmt.Sprintf("10.%d.0.9/24", 20-i))
+		n.Addresses = append(n.Addresses, netip.MustParsePrefix(fmt.Sprintf("10.%d.0.1/24", 20-i)))
+		want = append(want, n.Addresses[1], n.Addresses[0])
+		nics = append(nics, n)
+	}
+	st, err := stack.New(stack.Options{NICs: nics})
+	require.NoError(t, err)
+	defer st.Close()
+	got := st.Addresses()
+	require.Greater(t, len(got), len(want))
+	loopback := got[:len(got)-len(want)]
+	for _, p := range loopback {
+		assert.True(t, p.Addr().IsLoopback(), "loopback's addresses come first: %v", got)
+	}
+	assert.Equal(t, want, got[len(loopback):])
+	for range 20 {
+		require.Equal(t, got, st.Addresses(), "every call gives the same order")
+	}
 }
 
 func TestAddressesRoutesAndHosts(t *testing.T) {
