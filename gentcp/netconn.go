@@ -117,7 +117,12 @@ func (n *Node) Listen(network, address string) (net.Listener, error) {
 		p.Exit()
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: laddr, Err: netErr("bind", err)}
 	}
-	l := &Listener{p: p, s: s}
+	l := &Listener{p: p, s: s, net: network}
+	if a, err := s.Sockname(); err == nil {
+		l.addr = net.TCPAddrFromAddrPort(a)
+	} else {
+		l.addr = laddr
+	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l, nil
 }
@@ -155,8 +160,11 @@ func splitNet(ctx context.Context, network, address string) (host string, port i
 type Listener struct {
 	p      *Process
 	s      *Socket
+	net    string
+	addr   *net.TCPAddr // the bound address, kept for errors after Close
 	ctx    context.Context
 	cancel context.CancelFunc
+	closed atomic.Bool
 }
 
 // Accept waits for the next connection.
@@ -170,24 +178,26 @@ func (l *Listener) Accept() (net.Conn, error) {
 		} else {
 			err = netErr("accept", err)
 		}
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: err}
+		return nil, &net.OpError{Op: "accept", Net: l.net, Addr: l.addr, Err: err}
 	}
 	return newConn(p, s), nil
 }
 
-// Close closes the listener; a blocked Accept returns net.ErrClosed.
+// Close closes the listener; a blocked Accept returns net.ErrClosed. A
+// second Close fails with net.ErrClosed, as net.TCPListener's does.
 func (l *Listener) Close() error {
+	if l.closed.Swap(true) {
+		return &net.OpError{Op: "close", Net: l.net, Addr: l.addr, Err: net.ErrClosed}
+	}
 	l.cancel()
 	l.s.Close()
 	l.p.Exit()
 	return nil
 }
 
-// Addr returns the listen address.
-func (l *Listener) Addr() net.Addr {
-	a, _ := l.s.Sockname()
-	return net.TCPAddrFromAddrPort(a)
-}
+// Addr returns the address the listener is bound to (still after Close,
+// as net.TCPListener's).
+func (l *Listener) Addr() net.Addr { return l.addr }
 
 // Socket returns the gentcp socket under the listener.
 func (l *Listener) Socket() *Socket { return l.s }
