@@ -19,15 +19,17 @@ import (
 // flags and staleACKs' look-up, every sent one a flag test.
 type nicLink struct {
 	nested.Endpoint
+	nic    tcpip.NICID
 	flood  *synFloodGuard
 	stamps *synStamps
-	acks   *staleACKs // nil with TCPOptions.KeepStaleACKWindows
+	acks   *staleACKs   // nil with TCPOptions.KeepStaleACKWindows
+	hold   *receiveHold // nil with TCPOptions.KeepReceiveBufferDrops
 }
 
 var _ netstack.LinkEndpoint = (*nicLink)(nil)
 
-func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synStamps, acks *staleACKs) *nicLink {
-	l := &nicLink{flood: flood, stamps: stamps, acks: acks}
+func newNICLink(lower netstack.LinkEndpoint, nic tcpip.NICID, flood *synFloodGuard, stamps *synStamps, acks *staleACKs, hold *receiveHold) *nicLink {
+	l := &nicLink{nic: nic, flood: flood, stamps: stamps, acks: acks, hold: hold}
 	l.Endpoint.Init(lower, l)
 	return l
 }
@@ -36,7 +38,8 @@ func newNICLink(lower netstack.LinkEndpoint, flood *synFloodGuard, stamps *synSt
 // link hands it every received frame. A SYN without ACK is admitted or
 // dropped by the flood guard; a SYN-ACK or RST ends the handshake synStamps
 // was tracking; an ACK older than one received before gets the window of
-// that one.
+// that one; a data segment netstack refuses for want of buffer is held
+// and delivered again (receiveHold).
 func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer) {
 	in, ok := parseInboundTCP(proto, pkt)
 	if !ok {
@@ -52,7 +55,18 @@ func (l *nicLink) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *n
 		if !deliver {
 			return
 		}
+		if l.hold != nil && !in.fragmented {
+			l.hold.forget(pkt, in)
+		}
+	} else if l.hold != nil && !in.fragmented {
+		l.hold.receive(l, proto, pkt, in)
+		return
 	}
+	l.deliverTCP(proto, pkt, in)
+}
+
+// deliverTCP hands netstack a received TCP segment, past staleACKs.
+func (l *nicLink) deliverTCP(proto tcpip.NetworkProtocolNumber, pkt *netstack.PacketBuffer, in inboundTCP) {
 	if !in.fragmented && l.acks != nil {
 		if replaced := l.acks.received(pkt, in); replaced != nil {
 			defer replaced.DecRef()
@@ -88,14 +102,21 @@ func (l *nicLink) handshakeIn(pkt *netstack.PacketBuffer, in inboundTCP) (delive
 
 // WritePackets implements netstack.LinkWriter: netstack hands it every
 // frame it sends. Outgoing SYNs and SYN-ACKs go past synStamps; SYN-ACKs
-// and RSTs answer the SYNs the flood guard let in.
+// and RSTs answer the SYNs the flood guard let in; any segment on a
+// connection with held segments has them delivered again.
 func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
 		if pkt.TransportProtocolNumber != header.TCPProtocolNumber {
 			continue
 		}
 		th := header.TCP(pkt.TransportHeader().Slice())
-		if len(th) < header.TCPMinimumSize || th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) == 0 {
+		if len(th) < header.TCPMinimumSize {
+			continue
+		}
+		if l.hold != nil {
+			l.hold.sent(pkt, th, l.netstackChecksums(pkt))
+		}
+		if th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) == 0 {
 			continue
 		}
 		f := th.Flags()

@@ -26,7 +26,8 @@ type plainNested struct{ nested.Endpoint }
 // received data segment (not SYN, not RST), against a wrapper that only
 // passes it on: the parse down to the TCP flags and staleACKs' look-up
 // of the connection (the acknowledgment is never older than the last, so
-// the frame is not copied).
+// the frame is not copied), and receiveHold's two reads of the drop
+// counter while nothing is held.
 //
 //	go test -run '^$' -bench NICLinkDeliver ./stack/
 func BenchmarkNICLinkDeliver(b *testing.B) {
@@ -35,6 +36,8 @@ func BenchmarkNICLinkDeliver(b *testing.B) {
 	pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(append(seg, make([]byte, 1400)...))})
 	defer pkt.DecRef()
 	clk := faketime.NewManualClock()
+	ns := netstack.New(netstack.Options{Clock: clk})
+	defer ns.Destroy()
 	for _, c := range []struct {
 		name string
 		link netstack.NetworkDispatcher
@@ -46,7 +49,12 @@ func BenchmarkNICLinkDeliver(b *testing.B) {
 			return &p.Endpoint
 		}()},
 		{"nicLink", func() netstack.NetworkDispatcher {
-			l := newNICLink(channel.New(1, 1500, ""), newSYNFloodGuard(clk, nil, &tcpip.StatCounter{}), newSYNStamps(clk, 0), newStaleACKs())
+			l := newNICLink(channel.New(1, 1500, ""), 2, newSYNFloodGuard(clk, nil, &tcpip.StatCounter{}), newSYNStamps(clk, 0), newStaleACKs(), nil)
+			l.Attach(nopDispatcher{})
+			return l
+		}()},
+		{"nicLink with receiveHold", func() netstack.NetworkDispatcher {
+			l := newNICLink(channel.New(1, 1500, ""), 2, newSYNFloodGuard(clk, nil, &tcpip.StatCounter{}), newSYNStamps(clk, 0), newStaleACKs(), newReceiveHold(ns, true))
 			l.Attach(nopDispatcher{})
 			return l
 		}()},

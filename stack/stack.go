@@ -151,6 +151,17 @@ type TCPOptions struct {
 	// sim's TestReorderedACKWidensSendWindow). Only for showing netstack's
 	// own behaviour.
 	KeepStaleACKWindows bool
+	// KeepReceiveBufferDrops leaves netstack to drop a data segment that
+	// arrives when the connection's receive buffer memory is used up, as
+	// netstack alone does, although the segment is inside the window it
+	// offered (it charges some 700 bytes a segment against a window
+	// counted in payload bytes, so a reader that lags behind a stream of
+	// small messages has them dropped, and at a large MTU the sender
+	// recovers by retransmission timeouts). By default the link path New
+	// builds holds such a segment and delivers it again once netstack has
+	// room (see rxhold.go; sim's TestLaggingReaderLosesNoSegments). Only
+	// for showing netstack's own behaviour.
+	KeepReceiveBufferDrops bool
 	// CongestionControl is "reno" (netstack's default) or "cubic".
 	CongestionControl string
 	// SendBuffer and ReceiveBuffer bound the socket buffers.
@@ -235,11 +246,12 @@ type Stack struct {
 	nics  map[string]tcpip.NICID
 	hosts map[string][]netip.Addr
 
-	// flood, stamps and acks repair netstack's TCP in every NIC's link
-	// (nicLink).
+	// flood, stamps, acks and hold repair netstack's TCP in every NIC's
+	// link (nicLink).
 	flood  *synFloodGuard
 	stamps *synStamps
 	acks   *staleACKs
+	hold   *receiveHold
 
 	closeOnce sync.Once
 }
@@ -278,6 +290,9 @@ func New(opts Options) (*Stack, error) {
 	s.stamps = newSYNStamps(ns.Clock(), opts.TCP.SynRetries)
 	if !opts.TCP.KeepStaleACKWindows {
 		s.acks = newStaleACKs()
+	}
+	if !opts.TCP.KeepReceiveBufferDrops {
+		s.hold = newReceiveHold(ns, opts.Clock != nil)
 	}
 	if err := s.build(); err != nil {
 		s.Close()
@@ -416,7 +431,7 @@ func (s *Stack) routeNIC(r Route) (tcpip.NICID, error) {
 func (s *Stack) addNIC(id tcpip.NICID, n NIC) error {
 	link := n.Link
 	if id != loopbackNIC {
-		link = newNICLink(link, s.flood, s.stamps, s.acks)
+		link = newNICLink(link, id, s.flood, s.stamps, s.acks, s.hold)
 	}
 	if err := s.ns.CreateNICWithOptions(id, link, netstack.NICOptions{Name: n.Name}); err != nil {
 		return fmt.Errorf("stack: NIC %q: %s", n.Name, err)
@@ -600,6 +615,13 @@ type GuardStats struct {
 	// reordered; netstack would have widened its send window past what the
 	// peer offered).
 	StaleACKWindows uint64
+	// HeldSegments is the number of received data segments netstack
+	// refused for want of receive buffer memory that the link path held
+	// to deliver again; HoldOverflows those it let drop because the
+	// connection or the stack held all it may; HoldZeroWindows the
+	// segments sent with a zero window while segments of their connection
+	// waited.
+	HeldSegments, HoldOverflows, HoldZeroWindows uint64
 }
 
 // GuardStats returns the counts of the stack's link-path repairs.
@@ -607,6 +629,9 @@ func (s *Stack) GuardStats() GuardStats {
 	g := GuardStats{SYNFloodDrops: s.flood.dropped.Load(), SYNRestamps: s.stamps.restamped.Load()}
 	if s.acks != nil {
 		g.StaleACKWindows = s.acks.rewritten.Load()
+	}
+	if s.hold != nil {
+		g.HeldSegments, g.HoldOverflows, g.HoldZeroWindows = s.hold.held.Load(), s.hold.overflowed.Load(), s.hold.closedWindows.Load()
 	}
 	return g
 }
@@ -660,6 +685,9 @@ func (s *Stack) Addresses() []netip.Prefix {
 // outlives it. Close is idempotent.
 func (s *Stack) Close() {
 	s.closeOnce.Do(func() {
+		if s.hold != nil {
+			s.hold.close()
+		}
 		s.ns.Close()
 		s.ns.Wait()
 		// netstack's Wait waits for each link before it closes it (the
