@@ -113,7 +113,7 @@ func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error
 		if len(th) < header.TCPMinimumSize {
 			continue
 		}
-		if l.hold != nil {
+		if l.hold != nil && l.hold.holding() {
 			l.hold.sent(pkt, th, l.netstackChecksums(pkt))
 		}
 		if th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) == 0 {

@@ -53,8 +53,16 @@ import (
 // that backs off from holdRetryMin to holdRetryMax while netstack still
 // refuses; it stops at the first segment refused again. A connection
 // holds at most twice its receive buffer in frames and the stack
-// holdLimit: beyond that, netstack's drop stands. A SYN or RST forgets the
-// connection's queue.
+// holdLimit: beyond that, netstack's drop stands. A SYN or RST, received
+// or sent, forgets the connection's queue.
+//
+// The hold compares no sequence numbers (the queue is in arrival order,
+// and netstack sorts out duplicates and reordering as it would have), so
+// it has no wrap-around to get wrong. What it cannot mend: held segments
+// are not acknowledged, so a reader that stops for longer than the
+// peer's retransmission timeout still costs the peer a timeout (its
+// retransmissions queue behind the originals), where a kernel would have
+// acknowledged the data in its buffer.
 type receiveHold struct {
 	ns      *netstack.Stack
 	clock   tcpip.Clock
@@ -107,28 +115,48 @@ func segmentQueueDropped(ep *tcp.Endpoint) uint64 {
 
 // heldFlow is one connection's queue of refused segments.
 type heldFlow struct {
-	key    flowKey
-	ep     *tcp.Endpoint
-	link   *nicLink
-	proto  tcpip.NetworkProtocolNumber
-	frames [][]byte
-	bytes  int
+	key   flowKey
+	ep    *tcp.Endpoint
+	link  *nicLink
+	proto tcpip.NetworkProtocolNumber
+	// frames[head:] wait, oldest first; the slots before head were
+	// delivered (or are being delivered by drain) and are reused once the
+	// queue is compacted (appendLocked).
+	frames []heldFrame
+	head   int
+	// bytes is the length of the frames waiting and the one drain may be
+	// delivering.
+	bytes int
 	// limit bounds bytes: twice the socket's receive buffer.
 	limit int
 	// draining is set while one goroutine delivers the queue; frames that
 	// arrive meanwhile queue behind.
 	draining bool
-	// validated is the packets' RXChecksumValidated.
-	validated bool
-	retry     tcpip.Timer
-	backoff   time.Duration
+	retry    tcpip.Timer
+	backoff  time.Duration
 }
+
+// heldFrame is a copy of a refused segment's IP packet and whether the
+// link had vouched for its checksum (RXChecksumValidated), which a
+// redelivery must say again: a TAP frame the kernel marked valid may
+// carry a partial checksum.
+type heldFrame struct {
+	b         []byte
+	validated bool
+}
+
+// waiting returns how many of f's frames wait.
+func (f *heldFlow) waiting() int { return len(f.frames) - f.head }
 
 const (
 	// holdRetryMin and holdRetryMax bound the wait between deliveries of a
-	// queue netstack keeps refusing.
+	// queue netstack keeps refusing. Most deliveries do not wait for the
+	// timer: netstack sends a window update when a read frees room, and
+	// sent starts one then; the timer covers reads that free less, and
+	// its cap is what a reader that stopped for good costs (a hundred
+	// refused deliveries a second).
 	holdRetryMin = 100 * time.Microsecond
-	holdRetryMax = time.Millisecond
+	holdRetryMax = 10 * time.Millisecond
 	// holdLimit bounds the frames a stack holds.
 	holdLimit = 64 << 20
 	// holdMinFlowLimit is the least a connection may hold, whatever its
@@ -236,11 +264,11 @@ func (h *receiveHold) refused(l *nicLink, proto tcpip.NetworkProtocolNumber, pkt
 	h.queueDrops[key] = queueDrops{ep: id, n: n}
 	f := h.flows[key]
 	if f == nil {
-		f = &heldFlow{key: key, ep: ep, link: l, proto: proto, limit: limit, validated: pkt.RXChecksumValidated, backoff: holdRetryMin}
+		f = &heldFlow{key: key, ep: ep, link: l, proto: proto, limit: limit, backoff: holdRetryMin}
 		h.flows[key] = f
 		h.active.Add(1)
 	}
-	if !h.appendLocked(f, pkt) && len(f.frames) == 0 {
+	if !h.appendLocked(f, pkt) && f.waiting() == 0 {
 		h.forgetLocked(f)
 		return
 	}
@@ -257,7 +285,12 @@ func (h *receiveHold) appendLocked(f *heldFlow, pkt *netstack.PacketBuffer) bool
 		h.overflowed.Add(1)
 		return false
 	}
-	f.frames = append(f.frames, frame)
+	if f.head > 0 && f.head >= len(f.frames)/2 {
+		n := copy(f.frames, f.frames[f.head:])
+		clear(f.frames[n:])
+		f.frames, f.head = f.frames[:n], 0
+	}
+	f.frames = append(f.frames, heldFrame{b: frame, validated: pkt.RXChecksumValidated})
 	f.bytes += len(frame)
 	h.bytes += len(frame)
 	h.held.Add(1)
@@ -310,7 +343,7 @@ func (h *receiveHold) forgetLocked(f *heldFlow) {
 	delete(h.flows, f.key)
 	h.active.Add(-1)
 	h.bytes -= f.bytes
-	f.frames, f.bytes = nil, 0
+	f.frames, f.head, f.bytes = nil, 0, 0
 	if f.retry != nil {
 		f.retry.Stop()
 	}
@@ -342,16 +375,28 @@ func (h *receiveHold) forget(pkt *netstack.PacketBuffer, in inboundTCP) {
 // segments that wait are inside the window offered before, and are
 // delivered; the first segment sent once none waits carries netstack's
 // window again. It also has the queue delivered at once: netstack sends a
-// window update when a read frees room.
+// window update when a read frees room. A RST or SYN netstack sends ends
+// the connection the queue was for (an abort, or a new one on its ports),
+// and the queue is dropped: its segments would only draw RSTs.
+//
+// WritePackets calls it only while holding() says something is held, so
+// a stack that holds nothing pays one atomic load a sent segment.
 func (h *receiveHold) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksum bool) {
-	if h.active.Load() == 0 {
-		return
-	}
 	net := pkt.Network()
 	key := flowKey{local: net.SourceAddress(), remote: net.DestinationAddress(), localPort: th.SourcePort(), remotePort: th.DestinationPort()}
 	h.mu.Lock()
 	f := h.flows[key]
-	if f == nil || len(f.frames) == 0 {
+	if f == nil {
+		h.mu.Unlock()
+		return
+	}
+	if th.Flags()&(header.TCPFlagSyn|header.TCPFlagRst) != 0 {
+		h.forgetLocked(f)
+		delete(h.queueDrops, key)
+		h.mu.Unlock()
+		return
+	}
+	if f.waiting() == 0 {
 		h.mu.Unlock()
 		return
 	}
@@ -359,7 +404,7 @@ func (h *receiveHold) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksu
 		h.armLocked(f, 0)
 	}
 	h.mu.Unlock()
-	if old := th.WindowSize(); old != 0 && th.Flags()&header.TCPFlagSyn == 0 {
+	if old := th.WindowSize(); old != 0 {
 		th.SetWindowSize(0)
 		if fixChecksum {
 			th.SetChecksum(^checksum.Combine(checksum.Combine(^th.Checksum(), ^old), 0))
@@ -367,6 +412,9 @@ func (h *receiveHold) sent(pkt *netstack.PacketBuffer, th header.TCP, fixChecksu
 		h.closedWindows.Add(1)
 	}
 }
+
+// holding reports whether any connection has segments held.
+func (h *receiveHold) holding() bool { return h.active.Load() > 0 }
 
 // drain delivers f's queue until netstack refuses a segment again. With
 // oneAtATime (a clock of the caller's: New's Options.Clock) it delivers
@@ -387,14 +435,13 @@ func (h *receiveHold) drain(f *heldFlow) {
 	defer h.running.Done()
 	f.draining = true
 	progress := false
-	for len(f.frames) > 0 && !h.closed && h.flows[f.key] == f {
+	for f.waiting() > 0 && !h.closed && h.flows[f.key] == f {
 		// The frame leaves the queue before netstack has it, so the ACK
 		// netstack sends for the last one is not given a zero window.
-		frame := f.frames[0]
-		f.frames[0] = nil
-		f.frames = f.frames[1:]
-		f.bytes -= len(frame)
-		h.bytes -= len(frame)
+		// Its bytes still count: it is still held.
+		frame := f.frames[f.head]
+		f.frames[f.head] = heldFrame{}
+		f.head++
 		h.mu.Unlock()
 		refused := h.redeliver(f, frame)
 		h.mu.Lock()
@@ -402,11 +449,18 @@ func (h *receiveHold) drain(f *heldFlow) {
 			break
 		}
 		if refused {
-			f.frames = append([][]byte{frame}, f.frames...)
-			f.bytes += len(frame)
-			h.bytes += len(frame)
+			// Back to the front (appendLocked may have compacted the
+			// queue meanwhile, and then the slot before head is gone).
+			if f.head > 0 {
+				f.head--
+				f.frames[f.head] = frame
+			} else {
+				f.frames = append([]heldFrame{frame}, f.frames...)
+			}
 			break
 		}
+		f.bytes -= len(frame.b)
+		h.bytes -= len(frame.b)
 		progress = true
 		if h.oneAtATime {
 			break
@@ -415,7 +469,7 @@ func (h *receiveHold) drain(f *heldFlow) {
 	f.draining = false
 	switch {
 	case h.flows[f.key] != f || h.closed:
-	case len(f.frames) == 0:
+	case f.waiting() == 0:
 		h.forgetLocked(f)
 	default:
 		next := time.Duration(0)
@@ -436,11 +490,11 @@ func (h *receiveHold) drain(f *heldFlow) {
 
 // redeliver gives netstack a held frame again and reports whether its
 // queue refused it.
-func (h *receiveHold) redeliver(f *heldFlow, frame []byte) (refused bool) {
-	pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+func (h *receiveHold) redeliver(f *heldFlow, frame heldFrame) (refused bool) {
+	pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame.b)})
 	defer pkt.DecRef()
 	pkt.NetworkProtocolNumber = f.proto
-	pkt.RXChecksumValidated = f.validated
+	pkt.RXChecksumValidated = frame.validated
 	in, ok := parseInboundTCP(f.proto, pkt)
 	if !ok {
 		return false

@@ -166,3 +166,62 @@ func TestHoldForgetsOnClose(t *testing.T) {
 	assert.Zero(t, h.active.Load())
 	assert.False(t, f.retry.Stop(), "the retry timer was stopped")
 }
+
+// TestSentResetForgetsHeldQueue: a RST netstack sends ends the connection
+// (an abort), so its held segments are dropped rather than delivered to
+// draw RSTs of their own, and the RST goes out as netstack made it.
+func TestSentResetForgetsHeldQueue(t *testing.T) {
+	h, _ := heldTestHold(t, 2)
+	pkt := outgoingSegment(t, 1234)
+	defer pkt.DecRef()
+	th := header.TCP(pkt.TransportHeader().Slice())
+	th.SetFlags(uint8(header.TCPFlagRst | header.TCPFlagAck))
+	h.sent(pkt, th, false)
+	assert.Equal(t, uint16(1234), th.WindowSize(), "the RST is left as netstack made it")
+	assert.False(t, h.holding())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	assert.Empty(t, h.flows)
+	assert.Zero(t, h.bytes)
+}
+
+// TestHeldFramesKeepTheirChecksumState: each held frame keeps whether the
+// link vouched for its checksum, so a redelivery says what the first
+// delivery said (a frame the kernel marked valid may carry a partial
+// checksum that netstack must not verify).
+func TestHeldFramesKeepTheirChecksumState(t *testing.T) {
+	h, f := heldTestHold(t, 0)
+	frame := ackSegment{remotePort: 4000, flags: header.TCPFlagAck, payload: 68}.frame()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, validated := range []bool{true, false, true} {
+		pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+		pkt.RXChecksumValidated = validated
+		require.True(t, h.appendLocked(f, pkt))
+		pkt.DecRef()
+	}
+	var got []bool
+	for _, fr := range f.frames[f.head:] {
+		got = append(got, fr.validated)
+	}
+	assert.Equal(t, []bool{true, false, true}, got)
+}
+
+// TestHeldQueueCompacts: the slots of delivered frames are reused once
+// half the queue is delivered, so a connection that holds and delivers
+// for a long time keeps a queue of the size of what waits.
+func TestHeldQueueCompacts(t *testing.T) {
+	h, f := heldTestHold(t, 8)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := f.frames[4].b
+	f.head = 4 // four delivered
+	pkt := netstack.NewPacketBuffer(netstack.PacketBufferOptions{Payload: buffer.MakeWithData(
+		ackSegment{remotePort: 4000, flags: header.TCPFlagAck, payload: 68}.frame())})
+	defer pkt.DecRef()
+	require.True(t, h.appendLocked(f, pkt))
+	assert.Zero(t, f.head)
+	assert.Equal(t, 5, f.waiting())
+	assert.Len(t, f.frames, 5)
+	assert.Equal(t, &first[0], &f.frames[0].b[0], "the oldest waiting frame is first")
+}
