@@ -124,6 +124,7 @@ func (n *Node) Listen(network, address string) (net.Listener, error) {
 		l.addr = laddr
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.dl.init(l.ctx)
 	return l, nil
 }
 
@@ -161,26 +162,54 @@ type Listener struct {
 	p      *Process
 	s      *Socket
 	net    string
-	addr   *net.TCPAddr // the bound address, kept for errors after Close
-	ctx    context.Context
+	addr   *net.TCPAddr    // the bound address, kept for errors after Close
+	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
+	dl     deadline // Accept's (SetDeadline)
 	closed atomic.Bool
 }
 
 // Accept waits for the next connection.
 func (l *Listener) Accept() (net.Conn, error) {
-	p := l.p.node.NewProcess()
-	s, err := p.AcceptContext(l.ctx, l.s, Infinity)
-	if err != nil {
-		p.Exit()
-		if err == Closed || l.ctx.Err() != nil {
-			err = net.ErrClosed
-		} else {
-			err = netErr("accept", err)
-		}
-		return nil, &net.OpError{Op: "accept", Net: l.net, Addr: l.addr, Err: err}
+	if l.closed.Load() {
+		return nil, l.acceptErr(net.ErrClosed)
 	}
-	return newConn(p, s), nil
+	p := l.p.node.NewProcess()
+	for {
+		ctx, timeout, err := l.dl.wait(l.s.node.st.Clock().Now())
+		if err != nil {
+			p.Exit()
+			return nil, l.acceptErr(netErr("accept", err))
+		}
+		s, err := p.AcceptContext(ctx, l.s, timeout)
+		if err == context.Canceled && l.ctx.Err() == nil {
+			continue // the deadline changed: start again with the new one
+		}
+		if err != nil {
+			p.Exit()
+			if err == Closed || l.ctx.Err() != nil {
+				return nil, l.acceptErr(net.ErrClosed)
+			}
+			return nil, l.acceptErr(netErr("accept", err))
+		}
+		return newConn(p, s), nil
+	}
+}
+
+func (l *Listener) acceptErr(err error) error {
+	return &net.OpError{Op: "accept", Net: l.net, Addr: l.addr, Err: err}
+}
+
+// SetDeadline sets the deadline of Accept, in the stack clock's time, as
+// net.TCPListener's: an Accept waiting past it fails with an error that
+// matches os.ErrDeadlineExceeded ("i/o timeout"), a change applies to an
+// Accept already waiting, the zero time means none.
+func (l *Listener) SetDeadline(t time.Time) error {
+	if l.closed.Load() {
+		return &net.OpError{Op: "set", Net: l.net, Addr: l.addr, Err: net.ErrClosed}
+	}
+	l.dl.set(l.ctx, t)
+	return nil
 }
 
 // Close closes the listener; a blocked Accept returns net.ErrClosed. A
@@ -224,17 +253,11 @@ type Conn struct {
 	rmu sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
 	wmu sync.Mutex
 
-	// Each direction waits under a context that is replaced (and the old
-	// one cancelled) when its deadline changes, so a waiting call starts
-	// over with the new deadline; all derive from base, cancelled by
-	// Close. No goroutine is needed per call.
-	dmu              sync.Mutex
-	readDeadline     time.Time
-	writeDeadline    time.Time
-	base             context.Context
-	baseCancel       context.CancelFunc
-	rctx, wctx       context.Context
-	rcancel, wcancel context.CancelFunc
+	// Each direction has a deadline whose contexts derive from base,
+	// cancelled by Close (netconn_deadline.go).
+	base       context.Context
+	baseCancel context.CancelFunc
+	rdl, wdl   deadline
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -265,8 +288,8 @@ func newConn(p *Process, s *Socket) *Conn {
 	c.laddr, c.raddr = net.TCPAddrFromAddrPort(la), net.TCPAddrFromAddrPort(ra)
 	c.linger.Store(-1)
 	c.base, c.baseCancel = context.WithCancel(context.Background())
-	c.rctx, c.rcancel = context.WithCancel(c.base)
-	c.wctx, c.wcancel = context.WithCancel(c.base)
+	c.rdl.init(c.base)
+	c.wdl.init(c.base)
 	return c
 }
 
@@ -293,7 +316,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		ctx, timeout, err := c.deadlineCtx(true)
+		ctx, timeout, err := c.rdl.wait(c.s.node.st.Clock().Now())
 		if err != nil {
 			return 0, c.opErr("read", netErr("read", err))
 		}
@@ -327,7 +350,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", netErr("write", Closed))
 	}
 	for {
-		ctx, timeout, err := c.deadlineCtx(false)
+		ctx, timeout, err := c.wdl.wait(c.s.node.st.Clock().Now())
 		if err != nil {
 			return 0, c.opErr("write", netErr("write", err))
 		}
@@ -348,26 +371,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		return 0, c.opErr("write", netErr("write", err))
 	}
-}
-
-// deadlineCtx returns the context a call in one direction waits under
-// (cancelled when that deadline changes or the conn closes) and the time
-// left until the deadline on the stack clock.
-func (c *Conn) deadlineCtx(read bool) (context.Context, time.Duration, error) {
-	c.dmu.Lock()
-	ctx, dl := c.wctx, c.writeDeadline
-	if read {
-		ctx, dl = c.rctx, c.readDeadline
-	}
-	c.dmu.Unlock()
-	if dl.IsZero() {
-		return ctx, Infinity, nil
-	}
-	left := dl.Sub(c.s.node.st.Clock().Now())
-	if left <= 0 {
-		return nil, 0, Timeout
-	}
-	return ctx, left, nil
 }
 
 func (c *Conn) opErr(op string, err error) error {
@@ -445,20 +448,12 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline, in the stack clock's time; it
 // applies to a Read already waiting. The zero time means none.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	c.readDeadline = t
-	c.rcancel()
-	c.rctx, c.rcancel = context.WithCancel(c.base)
+	c.rdl.set(c.base, t)
 	return nil
 }
 
 // SetWriteDeadline sets the write deadline, as SetReadDeadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	c.writeDeadline = t
-	c.wcancel()
-	c.wctx, c.wcancel = context.WithCancel(c.base)
+	c.wdl.set(c.base, t)
 	return nil
 }

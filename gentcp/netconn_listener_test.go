@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/usertcp/usertcp/gentcp"
 )
 
 // The adapter's Listener against what Go programs expect of a
@@ -177,4 +180,71 @@ func TestListener_CloseKeepsAcceptedConns(t *testing.T) {
 	_, err = io.ReadFull(c, b)
 	require.NoError(t, err)
 	assert.Equal(t, "pong", string(b))
+}
+
+// TestListener_SetDeadline: Accept honours the listener's deadline as
+// net.TCPListener's does: a past deadline fails at once with an error
+// that matches os.ErrDeadlineExceeded and says "i/o timeout"; a deadline
+// moved while an Accept waits applies to it (shortened: it times out;
+// cleared: it waits for the next Dial); the listener still accepts after
+// a timeout.
+func TestListener_SetDeadline(t *testing.T) {
+	e := newEnv(t)
+	ln, err := e.server.Listen("tcp", "10.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	l := ln.(*gentcp.Listener)
+
+	require.NoError(t, l.SetDeadline(time.Now().Add(-time.Second)))
+	_, err = l.Accept()
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.Equal(t, "accept tcp "+l.Addr().String()+": i/o timeout", err.Error())
+
+	// Shortened while waiting.
+	require.NoError(t, l.SetDeadline(time.Now().Add(time.Hour)))
+	errs := make(chan error, 1)
+	go func() {
+		_, err := l.Accept()
+		errs <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, l.SetDeadline(time.Now().Add(10*time.Millisecond)))
+	select {
+	case err := <-errs:
+		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept ignored a deadline shortened while it waited")
+	}
+
+	// Cleared while waiting: the Accept waits for the Dial.
+	require.NoError(t, l.SetDeadline(time.Now().Add(30*time.Millisecond)))
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			errs <- err
+			return
+		}
+		acc <- c
+	}()
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, l.SetDeadline(time.Time{}))
+	time.Sleep(60 * time.Millisecond) // past the old deadline
+	c, err := e.client.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	select {
+	case s := <-acc:
+		s.Close()
+	case err := <-errs:
+		t.Fatalf("Accept failed after its deadline was cleared: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return the dialled connection")
+	}
+
+	require.NoError(t, l.Close())
+	assert.ErrorIs(t, l.SetDeadline(time.Time{}), net.ErrClosed)
 }
