@@ -360,6 +360,8 @@ func (h *H) Msg(m gentcp.Message) any {
 		return Tup{A("tcp_error"), h.S(m.Socket), A(m.Reason)}
 	case gentcp.TCPPassive:
 		return Tup{A("tcp_passive"), h.S(m.Socket)}
+	case gentcp.HTTP:
+		return Tup{A("http"), h.S(m.Socket), httpTerm(m.Packet)}
 	}
 	return A(fmt.Sprintf("unexpected_message_%T", m))
 }

@@ -151,7 +151,14 @@ all() ->
      getstat_dvi, connect_nxdomain,
      %% issue 20: the rest of {packet, Type}
      packet_protocol_passive, packet_protocol_active, packet_protocol_invalid,
-     packet_protocol_invalid_active
+     packet_protocol_invalid_active,
+     %% issue 20: the HTTP packet types (scenarios_http.hrl)
+     http_request_each_type, http_response_each_type, http_request_forms,
+     http_header_continuation, http_header_fields, http_error_lines, http_switch_to_httph,
+     http_httph_after_eoh, http_keep_alive, http_body_raw, http_packet_size, http_start_line_size,
+     http_line_no_lf_limit, http_buffer_limit, http_active_modes, http_active_error_and_size,
+     http_active_switch, http_deliver_port_active, http_peer_close_partial,
+     deliver_port_passive_recv
     ].
 
 %% ===================================================================================
@@ -200,7 +207,7 @@ strip_stack(R) -> R.
 is_sock_msg(M) when is_tuple(M), tuple_size(M) >= 2 ->
     E = element(1, M),
     E =:= tcp orelse E =:= tcp_closed orelse E =:= tcp_error orelse E =:= tcp_passive
-        orelse is_port(E);
+        orelse E =:= http orelse is_port(E);
 is_sock_msg(_) -> false.
 
 %% Collect socket messages until none arrives for T ms.
@@ -222,6 +229,7 @@ next() ->
         {tcp_closed, _} = M -> M;
         {tcp_error, _, _} = M -> M;
         {tcp_passive, _} = M -> M;
+        {http, _, _} = M -> M;
         {P, {data, _}} = M when is_port(P) -> M
     after 2000 -> no_message
     end.
@@ -2163,3 +2171,5 @@ packet_protocol_invalid_active() ->
          gen_tcp:close(C), gen_tcp:close(A), gen_tcp:close(L),
          R
      end || {T, Good, Bad} <- protocol_invalid()].
+
+-include("scenarios_http.hrl").
