@@ -165,10 +165,18 @@
 //     OTP would buffer up to 4 GiB for one packet; a hostile peer must not
 //     make a socket allocate without bound.
 //   - {deliver,port} on a passive socket: Recv and RecvHTTP return the
-//     packet. OTP 25's driver sends it to the owner as {S,{data,Packet}}
-//     instead and the recv never returns, whatever the packet type. An
-//     active HTTP socket with {deliver,port} sends the raw line (PortData),
-//     unparsed, as OTP does.
+//     packet (RecvHTTP parsed), one per call, and the owner gets nothing.
+//     OTP 25's driver sends the packet to the owner as {S,{data,Packet}}
+//     (for the HTTP types the raw line) in place of the recv's reply, so
+//     the recv is never answered: it ignores its timeout and the peer's
+//     close, returns {error,closed} only when the socket is closed, and
+//     every recv meanwhile is ealready. That holds for every packet type
+//     (integration/otp's deliver_port_passive_recv, on erl only).
+//     Matching it would give a Recv that ignores its timeout and context
+//     and a socket that can no longer receive, which no program can use;
+//     TestRecvDeliverPortPassive keeps gentcp's behaviour. An active
+//     socket with {deliver,port} sends PortData as OTP does, for the HTTP
+//     types the raw line, unparsed.
 //   - recbuf and sndbuf report netstack's buffer sizes, which differ from
 //     Linux's (Linux doubles what is set); they are not part of the contract.
 //   - priority and tos are stored and returned; tos is passed to netstack,
