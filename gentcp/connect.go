@@ -129,10 +129,15 @@ func visibleName(host string) bool {
 // So without a Scheduler both run off the caller's goroutine: the caller
 // waits for Connect's return, then for the handshake, each within the
 // timeout, and a connect that gives up hands the endpoint to
-// abandonConnect. Under a Scheduler the calls stay inline, as the
-// scheduler must see every goroutine, and they do not wait: package sim's
-// links are lock-step, whose senders never wait (memlink's LockStep), and
-// its goroutines run one at a time, so no other holds the endpoint.
+// abandonConnect. A connect with no timeout and a context that cannot end
+// (connect/3) has no promise to keep: it waits as long as TCP tries
+// whatever the link does and never gives up, so it calls Connect inline,
+// which spares it a goroutine and a hand-off to it and back (issue 21:
+// 0.81x gonet's connection rate with them, 1.0x without; BENCHMARKS.md).
+// Under a Scheduler the calls stay inline, as the scheduler must see every
+// goroutine, and they do not wait: package sim's links are lock-step,
+// whose senders never wait (memlink's LockStep), and its goroutines run
+// one at a time, so no other holds the endpoint.
 func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, timeout time.Duration, o sockOpts) (_ *Socket, err error) {
 	// abandoned: the slot went to abandonConnect with the endpoint.
 	abandoned := false
@@ -156,13 +161,16 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 	defer wq.EventUnregister(&entry)
 	fa := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)}
 	var terr tcpip.Error
-	returned := make(chan struct{})
-	if p.node.sched != nil {
+	// returned is closed once an off-caller Connect has returned; nil
+	// when Connect ran inline.
+	var returned chan struct{}
+	if p.node.sched != nil || (timeout == Infinity && w.ctx.Done() == nil) {
 		terr = ep.Connect(fa)
-		close(returned)
 	} else {
+		returned = make(chan struct{})
+		result := new(tcpip.Error)
 		go func() {
-			terr = ep.Connect(fa)
+			*result = ep.Connect(fa)
 			close(returned)
 		}()
 		if err := w.block(returned); err != nil {
@@ -170,6 +178,7 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 			abandoned = true
 			return nil, err
 		}
+		terr = *result
 	}
 	if _, started := terr.(*tcpip.ErrConnectStarted); started {
 		for {
@@ -197,18 +206,21 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 }
 
 // abandonConnect aborts the endpoint of a connect that gave up, once its
-// Connect has returned, and then frees the connect's socket slot: the
-// node's cap counts the endpoint until it is gone, as it counts a closing
-// socket's. Without a Scheduler this happens on its own goroutine, so the
-// connect returns at its timeout whatever netstack waits for.
+// Connect has returned (returned is closed; nil: Connect ran inline), and
+// then frees the connect's socket slot: the node's cap counts the endpoint
+// until it is gone, as it counts a closing socket's. Without a Scheduler
+// this happens on its own goroutine, so the connect returns at its timeout
+// whatever netstack waits for.
 func (n *Node) abandonConnect(ep tcpip.Endpoint, returned <-chan struct{}) {
 	abort := func() {
-		<-returned
+		if returned != nil {
+			<-returned
+		}
 		ep.Abort()
 		n.open.Add(-1)
 	}
 	if n.sched != nil {
-		abort() // Connect ran inline: returned is closed
+		abort() // Connect ran inline
 		return
 	}
 	go abort()
