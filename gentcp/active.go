@@ -99,9 +99,9 @@ func (s *Socket) readLoopLocked(ch <-chan struct{}) {
 		// peer's close: an oversize header that came in the same read as
 		// the last delivered packet is reported when more comes
 		// (reference §7 packet_size_exceeded_active_same_read).
-		d, err, ok := s.takePacketLocked(0, s.readSinceDeliver || s.eof || s.reset)
+		m, err, ok := s.takeMessageLocked(s.readSinceDeliver || s.eof || s.reset)
 		if ok {
-			s.deliverLocked(d)
+			s.deliverLocked(m)
 			packets++
 			continue
 		}
@@ -177,16 +177,34 @@ func (s *Socket) awaitDataLocked(ch <-chan struct{}) bool {
 	return false
 }
 
-// deliverLocked sends one data message and counts it against once/N.
-func (s *Socket) deliverLocked(d Data) {
-	s.readSinceDeliver = false
-	if d.http != nil {
-		s.owner.Send(HTTP{s, d.http})
-	} else if s.o.deliverPort {
-		s.owner.Send(PortData{s, d})
-	} else {
-		s.owner.Send(TCP{s, d})
+// takeMessageLocked takes the next packet off rbuf as the message an
+// active socket sends for it: HTTP for an HTTP type (parsed by
+// takeHTTPLocked), PortData with {deliver,port} (an HTTP type's line
+// unparsed, as OTP's driver sends it), TCP otherwise. ok and err are
+// takePacketLocked's.
+func (s *Socket) takeMessageLocked(judgeSize bool) (Message, error, bool) {
+	if s.o.packet.isHTTP() && !s.o.deliverPort {
+		p, err, ok := s.takeHTTPLocked(judgeSize)
+		if !ok {
+			return nil, err, false
+		}
+		return HTTP{s, p}, nil, true
 	}
+	d, err, ok := s.takePacketLocked(0, judgeSize)
+	switch {
+	case !ok:
+		return nil, err, false
+	case s.o.deliverPort:
+		return PortData{s, d}, nil, true
+	}
+	return TCP{s, d}, nil, true
+}
+
+// deliverLocked sends one data message (takeMessageLocked) and counts it
+// against once/N.
+func (s *Socket) deliverLocked(m Message) {
+	s.readSinceDeliver = false
+	s.owner.Send(m)
 	switch s.o.active {
 	case activeOnce:
 		s.o.active = activeFalse

@@ -20,9 +20,6 @@ type Data struct {
 	Header int    // the {header,N} split in binary mode, else 0
 
 	chunk *chunk // the pooled array Bytes is part of, or nil (chunk.go)
-	// http is the packet of an HTTP packet type, which carries no Bytes
-	// (packet_http.go); RecvHTTP and the HTTP message hand it out.
-	http HTTPPacket
 }
 
 // String prints the data in Erlang syntax: "abc", <<"abc">>, <<1,2>>, or

@@ -319,17 +319,18 @@ func normalizeHTTPField(name []byte) string {
 	return string(out)
 }
 
-// httpLocked turns a framed line of an HTTP type into the Data that
-// carries it and moves the parse state on. Active sockets with
-// {deliver,port} get the line itself, unparsed, as OTP's driver gives them
-// ({S,{data,Line}}), and the state stays where it was.
-func (s *Socket) httpLocked(line []byte) Data {
-	if s.o.deliverPort && s.o.active != activeFalse {
-		return Data{Bytes: bytes.Clone(line), List: !s.o.binary}
+// takeHTTPLocked takes the next line of an HTTP type off rbuf, parsed,
+// and moves the parse state on; ok and err are takePacketLocked's. The
+// packet holds copies of its strings, not the line.
+func (s *Socket) takeHTTPLocked(judgeSize bool) (HTTPPacket, error, bool) {
+	line, used, err, ok := s.frameLocked(0, judgeSize)
+	if !ok {
+		return nil, err, false
 	}
 	p, next := parseHTTP(line, s.o.httpHeaders, s.o.packet.httpBin())
 	s.o.httpHeaders = next
-	return Data{http: p}
+	s.consumeLocked(used)
+	return p, nil, true
 }
 
 // RecvHTTP receives one packet of an HTTP packet type in passive mode, as
@@ -351,9 +352,9 @@ func (s *Socket) RecvHTTP(timeout time.Duration) (HTTPPacket, error) {
 
 // RecvHTTPContext is RecvHTTP that also gives up when ctx is done.
 func (s *Socket) RecvHTTPContext(ctx context.Context, timeout time.Duration) (HTTPPacket, error) {
-	d, _, err := s.recv(ctx, 0, timeout, nil, true)
-	if err != nil {
+	var p HTTPPacket
+	if _, _, err := s.recv(ctx, 0, timeout, nil, &p); err != nil {
 		return nil, s.failed("recv", err)
 	}
-	return d.http, nil
+	return p, nil
 }

@@ -3,6 +3,7 @@ package gentcp_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,4 +103,24 @@ func TestRecvHTTP_LineAboveBuffer(t *testing.T) {
 	assert.True(t, errors.Is(err, gentcp.Emsgsize), "got %v", err)
 	_, err = c.RecvHTTP(second)
 	assert.ErrorIs(t, err, gentcp.Enotconn)
+}
+
+// TestRecvHTTP_TypeChangedWhileWaiting: a RecvHTTP waiting on an empty
+// socket when Setopts leaves the HTTP types returns einval and takes
+// nothing; the line is Recv's under the new type.
+func TestRecvHTTP_TypeChangedWhileWaiting(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(append(passive, gentcp.PacketHTTP))
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.RecvHTTP(2 * second)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it wait (if not, recv's first check gives the same)
+	require.NoError(t, c.Setopts(gentcp.PacketLine))
+	require.NoError(t, a.Send([]byte("GET / HTTP/1.1\r\n")))
+	assert.ErrorIs(t, <-done, gentcp.Einval)
+	d, err := c.Recv(0, second)
+	require.NoError(t, err)
+	assert.Equal(t, "GET / HTTP/1.1\r\n", string(d.Bytes))
 }

@@ -39,7 +39,7 @@ func (s *Socket) Recv(length int, timeout time.Duration) (Data, error) {
 
 // RecvContext is Recv that also gives up when ctx is done.
 func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Duration) (Data, error) {
-	d, _, err := s.recv(ctx, length, timeout, nil, false)
+	d, _, err := s.recv(ctx, length, timeout, nil, nil)
 	return d, s.failed("recv", err)
 }
 
@@ -76,7 +76,7 @@ func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, 
 		dst = slices.Grow(dst, buffer)
 	}
 	n := len(dst)
-	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)], false)
+	_, got, err := s.recv(ctx, 0, timeout, dst[n:min(cap(dst), n+buffer)], nil)
 	if err != nil {
 		return dst, s.failed("recv", err)
 	}
@@ -87,17 +87,18 @@ func (s *Socket) RecvAppendContext(ctx context.Context, dst []byte, length int, 
 // of a new Data: at most len(dst) bytes, copied once from the endpoint (or
 // from what is already buffered). The net.Conn adapter reads with it.
 func (s *Socket) recvInto(ctx context.Context, dst []byte, timeout time.Duration) (int, error) {
-	_, n, err := s.recv(ctx, 0, timeout, dst, false)
+	_, n, err := s.recv(ctx, 0, timeout, dst, nil)
 	return n, err
 }
 
 // recv is the one receive loop: into == nil returns a Data; otherwise
 // bytes go into into and their count is returned (raw, length 0 only).
-// http says the caller is RecvHTTP: it takes the packets of the HTTP
-// types, every other caller the packets of the other types (einval
-// otherwise, judged again after each wait, as setopts may change the
-// type meanwhile).
-func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, into []byte, http bool) (Data, int, error) {
+// A non-nil hp says the caller is RecvHTTP: it takes the packets of the
+// HTTP types, parsed into *hp, and every other caller the packets of the
+// other types (einval otherwise, judged again after each wait, as
+// setopts may change the type meanwhile).
+func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, into []byte, hp *HTTPPacket) (Data, int, error) {
+	http := hp != nil
 	if length < 0 {
 		return Data{}, 0, FunctionClause
 	}
@@ -129,6 +130,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 	}()
 	defer s.mu.Unlock()
 	defer func() { s.recvBusy = false }()
+	waited := false
 	for {
 		if s.closed {
 			return Data{}, 0, Closed
@@ -136,7 +138,9 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		if s.dead {
 			return Data{}, 0, s.takeRecvErrorLocked()
 		}
-		if s.o.packet.isHTTP() != http {
+		if waited && s.o.packet.isHTTP() != http {
+			// Setopts changed the type while recv waited
+			// (recvCheckLocked judged it before).
 			return Data{}, 0, Einval
 		}
 		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
@@ -145,7 +149,14 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 				return Data{}, n, nil
 			}
 		} else if !stale {
-			d, err, ok := s.takePacketLocked(length, true)
+			var d Data
+			var err error
+			var ok bool
+			if http {
+				*hp, err, ok = s.takeHTTPLocked(true)
+			} else {
+				d, err, ok = s.takePacketLocked(length, true)
+			}
 			if ok {
 				return d, 0, nil
 			}
@@ -196,6 +207,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 				}
 				return Data{}, 0, err
 			}
+			waited = true
 		default:
 			s.noteReadErrorLocked(terr)
 		}
@@ -424,41 +436,19 @@ func (s *Socket) roomLocked(want int) {
 // with length > 0 exactly length bytes, otherwise one packet as framed by
 // the packet option. ok is false if rbuf holds none yet; err is the
 // framing error (emsgsize). Without judgeSize a packet above packet_size
-// is not yet an error, only not whole (active mode between arrivals).
+// is not yet an error, only not whole (active mode between arrivals). An
+// HTTP type's line is taken as it is ({deliver,port} in active mode);
+// takeHTTPLocked parses it instead.
 func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool) {
-	var payload []byte
-	used := 0
-	if length > 0 {
-		if len(s.rbuf) < length {
-			return Data{}, nil, false
-		}
-		payload, used = s.rbuf[:length], length
-	} else {
-		if s.o.packet.httpHeadersOnly() {
-			// OTP's driver enters its header state whenever it frames
-			// with httph (packet_http.go).
-			s.o.httpHeaders = true
-		}
-		p, u, _, err := decodePacket(s.rbuf, s.o.framing())
-		if err != nil && judgeSize {
-			return Data{}, err, false
-		}
-		if err != nil || u == 0 {
-			return Data{}, nil, false
-		}
-		payload, used = p, u
+	payload, used, err, ok := s.frameLocked(length, judgeSize)
+	if !ok {
+		return Data{}, err, false
 	}
-	var d Data
-	if s.o.packet.isHTTP() && length == 0 {
-		// An HTTP packet holds copies of its strings, not the line.
-		d = s.httpLocked(payload)
-	} else {
-		// The packet is handed out without a copy: its bytes are never
-		// reused, as rbase moves past them (or is dropped once rbuf is
-		// empty, which also frees an idle socket's buffer).
-		d = Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary, chunk: s.rchunk}
-		s.rchunk.hold()
-	}
+	// The packet is handed out without a copy: its bytes are never
+	// reused, as rbase moves past them (or is dropped once rbuf is empty,
+	// which also frees an idle socket's buffer).
+	d := Data{Bytes: payload[:len(payload):len(payload)], List: !s.o.binary, chunk: s.rchunk}
+	s.rchunk.hold()
 	if s.o.binary && s.o.header > 0 && !s.o.packet.isHTTP() {
 		// [B1,...,BN|Rest]; a packet shorter than N is a plain list
 		// (reference §5 header_*).
@@ -468,6 +458,38 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 			d.Header = s.o.header
 		}
 	}
+	s.consumeLocked(used)
+	return d, nil, true
+}
+
+// frameLocked finds the next packet in rbuf, as takePacketLocked
+// describes, without taking it: its bytes and how many bytes of rbuf it
+// uses (consumeLocked takes them).
+func (s *Socket) frameLocked(length int, judgeSize bool) (payload []byte, used int, err error, ok bool) {
+	if length > 0 {
+		if len(s.rbuf) < length {
+			return nil, 0, nil, false
+		}
+		return s.rbuf[:length], length, nil, true
+	}
+	if s.o.packet.httpHeadersOnly() {
+		// OTP's driver enters its header state whenever it frames with
+		// httph (packet_http.go).
+		s.o.httpHeaders = true
+	}
+	p, u, _, err := decodePacket(s.rbuf, s.o.framing())
+	if err != nil && judgeSize {
+		return nil, 0, err, false
+	}
+	if err != nil || u == 0 {
+		return nil, 0, nil, false
+	}
+	return p, u, nil, true
+}
+
+// consumeLocked takes used bytes off the front of rbuf, letting a big
+// array go once rbuf is empty.
+func (s *Socket) consumeLocked(used int) {
 	s.rbuf = s.rbuf[used:]
 	if len(s.rbuf) == 0 && s.rsize > keepIdleRoom {
 		s.rchunk.release()
@@ -476,5 +498,4 @@ func (s *Socket) takePacketLocked(length int, judgeSize bool) (Data, error, bool
 		s.rbase = s.rbuf[:cap(s.rbuf)]
 	}
 	s.stats.received(used)
-	return d, nil, true
 }

@@ -81,8 +81,8 @@ func (s *Socket) Setopts(opts ...Option) error {
 		// here, as OTP's driver does, rather than start a reader
 		// goroutine for one message. Anything else (no whole packet, a
 		// framing error) is left to the reader.
-		if d, _, ok := s.takePacketLocked(0, true); ok {
-			s.deliverLocked(d)
+		if m, _, ok := s.takeMessageLocked(true); ok {
+			s.deliverLocked(m)
 		}
 	}
 	s.startReaderLocked()

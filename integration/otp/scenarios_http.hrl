@@ -287,8 +287,9 @@ http_active_switch() ->
      end || {T, H} <- [{http, httph}, {http_bin, httph_bin}]].
 
 %% issue 20 http_deliver_port_active: with {deliver,port} an active HTTP socket sends the raw
-%% line, unparsed ({S,{data,Line}}, a list in list mode), continuation lines included; the
-%% parse state still moves (httph: one header per message)
+%% line, unparsed ({S,{data,Line}}, a list in list mode); the parse state does not move, so
+%% http frames every line as a start line (a continuation line is a message of its own) and
+%% httph every line as a header (the continuation stays with it)
 http_deliver_port_active() ->
     W = <<"GET / HTTP/1.1\r\nX-A: 1\r\n 2\r\nHost: h\r\n\r\nHTTP/1.1 200 OK\r\n">>,
     [begin
