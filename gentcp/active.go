@@ -47,7 +47,7 @@ const readerEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
 func (s *Socket) reader(resumed bool) {
 	var ch <-chan struct{}
 	if s.node.sched != nil {
-		entry, c := waiter.NewChannelEntry(readerEvents)
+		entry, c := s.node.channelEntry(readerEvents)
 		s.wq.EventRegister(&entry)
 		defer s.wq.EventUnregister(&entry)
 		ch = c

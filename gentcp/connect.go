@@ -156,7 +156,7 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 	}
 	w := p.node.startWait(ctx, timeout)
 	defer w.stop()
-	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	entry, ch := p.node.channelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 	wq.EventRegister(&entry)
 	defer wq.EventUnregister(&entry)
 	fa := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(addr.AsSlice()), Port: uint16(port)}

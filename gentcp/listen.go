@@ -111,7 +111,7 @@ func (p *Process) AcceptContext(ctx context.Context, l *Socket, timeout time.Dur
 	}
 	w := p.node.startWait(ctx, timeout)
 	defer w.stop()
-	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	entry, ch := p.node.channelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	l.wq.EventRegister(&entry)
 	defer l.wq.EventUnregister(&entry)
 	for {

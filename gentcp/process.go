@@ -176,6 +176,8 @@ func (n *Node) NewProcess() *Process {
 		node:  n.number.Load(),
 		done:  make(chan struct{}),
 		owned: map[*Socket]struct{}{},
+
+		arrived: n.newSignal(), // tells a WakeTracker of each wake (wait.go)
 	}}
 }
 
@@ -248,6 +250,7 @@ func (p *proc) Exit() {
 	}
 	p.owned = nil
 	close(p.done)
+	p.arrived.woke(p.done) // a WakeTracker hears of it as of a message (wait.go)
 	p.mu.Unlock()
 	for _, s := range owned {
 		s.closeByOwnerExit()

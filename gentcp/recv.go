@@ -184,7 +184,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 				// Register for the endpoint's wake-ups, then try again:
 				// data that came before the registration woke nobody.
 				w = s.node.startWait(ctx, timeout)
-				e, c := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+				e, c := s.node.channelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 				entry, ch = &e, c
 				s.wq.EventRegister(entry)
 				continue

@@ -312,7 +312,7 @@ func (s *Socket) isResetLocked(terr tcpip.Error) bool {
 // drain writes the queue to the endpoint as it makes room. It runs only
 // while the queue is not empty, so an idle socket has no goroutine.
 func (s *Socket) drain() {
-	entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+	entry, ch := s.node.channelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 	s.wq.EventRegister(&entry)
 	defer s.wq.EventUnregister(&entry)
 	s.mu.Lock()

@@ -112,6 +112,8 @@ func (n *Node) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, o sockOpts, listen
 		ep:     ep,
 		wq:     wq,
 		o:      o,
+
+		changed: n.newSignal(), // tells a WakeTracker of each wake (wait.go)
 	}
 }
 

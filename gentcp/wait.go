@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
 )
 
 // Scheduler runs a node's goroutines one at a time, for deterministic
@@ -12,7 +13,8 @@ import (
 // gentcp uses ordinary goroutines and selects; with one, every goroutine
 // gentcp starts goes through Go and every place where gentcp waits goes
 // through Wait, so the scheduler sees each goroutine park and knows what
-// can wake it.
+// can wake it. One that also implements WakeTracker is told which
+// channels each step made ready.
 type Scheduler interface {
 	// Go starts f on a new goroutine that runs only when the scheduler
 	// lets it. p is the process f acts as (Spawn), nil for gentcp's own
@@ -27,6 +29,67 @@ type Scheduler interface {
 	// ready and the caller is not a goroutine the scheduler runs, Wait
 	// returns an error at once: the blocking call fails with it.
 	Wait(chs ...<-chan struct{}) (int, error)
+}
+
+// WakeTracker is an optional interface of a Scheduler. gentcp tells one
+// that has it about every wake-up it makes, so that the scheduler can find
+// the goroutines a step made runnable without polling every parked one
+// (package sim's scheduler costs O(woken goroutines) a step this way).
+type WakeTracker interface {
+	// Woke tells the scheduler that ch, a channel gentcp may pass to
+	// Wait, has just become ready: closed, or sent a value. gentcp calls
+	// it on the goroutine that made ch ready, right after: a task's, or a
+	// netstack or clock callback's.
+	Woke(ch <-chan struct{})
+
+	// WaitTracked is Wait(chs...) for a wait whose channels are all
+	// reported to Woke except untracked (one of chs, or nil), a context's
+	// Done channel, which the scheduler must poll itself.
+	WaitTracked(untracked <-chan struct{}, chs ...<-chan struct{}) (int, error)
+}
+
+// waker reports wake-ups to a WakeTracker; the zero waker, the one without
+// a tracking scheduler, costs a nil check.
+type waker struct{ t WakeTracker }
+
+// woke reports that ch has just become ready.
+func (w waker) woke(ch <-chan struct{}) {
+	if w.t != nil {
+		w.t.Woke(ch)
+	}
+}
+
+// waker returns the node's waker: its scheduler's WakeTracker, if any.
+func (n *Node) waker() waker {
+	t, _ := n.sched.(WakeTracker)
+	return waker{t}
+}
+
+// schedWait parks on the node's scheduler, through WaitTracked if it
+// tracks wake-ups; untracked is the channel of chs no Woke reports.
+func (n *Node) schedWait(untracked <-chan struct{}, chs ...<-chan struct{}) (int, error) {
+	if t, ok := n.sched.(WakeTracker); ok {
+		return t.WaitTracked(untracked, chs...)
+	}
+	return n.sched.Wait(chs...)
+}
+
+// channelEntry is waiter.NewChannelEntry, each notification also reported
+// to the node's WakeTracker: every waiter entry a Wait may park on is made
+// here.
+func (n *Node) channelEntry(mask waiter.EventMask) (waiter.Entry, chan struct{}) {
+	w := n.waker()
+	if w.t == nil {
+		return waiter.NewChannelEntry(mask)
+	}
+	ch := make(chan struct{}, 1)
+	return waiter.NewFunctionEntry(mask, func(waiter.EventMask) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+		w.woke(ch)
+	}), ch
 }
 
 // SetScheduler makes s run the node's goroutines and waits (nil: ordinary
@@ -57,7 +120,7 @@ func (s *Socket) goReader() {
 // reader and drain goroutines, which have no timeout.
 func (n *Node) waitEither(a, b <-chan struct{}) {
 	if n.sched != nil {
-		if _, err := n.sched.Wait(a, b); err == nil {
+		if _, err := n.schedWait(nil, a, b); err == nil {
 			return
 		}
 		// Refused (the scheduler has given up on its goroutines):
@@ -78,6 +141,7 @@ type waitCtx struct {
 	ctx     context.Context
 	timer   tcpip.Timer
 	expired chan struct{}
+	node    *Node
 	sched   Scheduler
 }
 
@@ -92,7 +156,7 @@ func (n *Node) startWait(ctx context.Context, timeout time.Duration) *waitCtx {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	w := &waitCtx{ctx: ctx, sched: n.sched}
+	w := &waitCtx{ctx: ctx, node: n, sched: n.sched}
 	switch {
 	case timeout == Infinity:
 	case timeout <= 0:
@@ -100,7 +164,11 @@ func (n *Node) startWait(ctx context.Context, timeout time.Duration) *waitCtx {
 	default:
 		expired := make(chan struct{})
 		w.expired = expired
-		w.timer = n.st.Clock().AfterFunc(timeout, func() { close(expired) })
+		wk := n.waker()
+		w.timer = n.st.Clock().AfterFunc(timeout, func() {
+			close(expired)
+			wk.woke(expired)
+		})
 	}
 	return w
 }
@@ -128,7 +196,8 @@ func (w *waitCtx) block(chs ...<-chan struct{}) error {
 	if w.sched != nil {
 		// The scheduler polls in index order, so which of several ready
 		// channels is taken does not depend on select's random choice.
-		i, err := w.sched.Wait(a, b, c, w.expired, w.ctx.Done())
+		done := w.ctx.Done()
+		i, err := w.node.schedWait(done, a, b, c, w.expired, done)
 		switch {
 		case err != nil:
 			return err
@@ -180,13 +249,22 @@ func (w *waitCtx) expiredNow() bool {
 
 // signal is a wake-up for goroutines waiting on some state guarded by a
 // mutex the caller holds for both methods. The channel is made only when
-// someone waits, so a change nobody waits for allocates nothing.
-type signal struct{ ch chan struct{} }
+// someone waits, so a change nobody waits for allocates nothing. Its
+// waker (Node.newSignal) reports each wake to a WakeTracker.
+type signal struct {
+	ch chan struct{}
+	waker
+}
+
+// newSignal returns a signal that reports its wakes to the node's
+// WakeTracker, if any.
+func (n *Node) newSignal() signal { return signal{waker: n.waker()} }
 
 // wake closes the channel of the current waiters, if any.
 func (g *signal) wake() {
 	if g.ch != nil {
 		close(g.ch)
+		g.woke(g.ch)
 		g.ch = nil
 	}
 }

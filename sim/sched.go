@@ -32,7 +32,18 @@ type task struct {
 	// runs; the hand-over through resume and yield orders the accesses.
 	started bool
 	waits   []<-chan struct{}
+
+	// Guarded by scheduler.mu.
+	seq       uint64 // creation order
+	queued    bool   // in scheduler.ready
+	parked    bool   // in scheduler.waiting under each of waits
+	untracked bool   // waits includes a channel no Woke reports
+	finished  bool
 }
+
+// verifyPicks turns scheduler.verify on for the simulations made from now
+// on (the package's tests do).
+var verifyPicks bool
 
 // abortTask, sent to a task that never ran, ends it without running it.
 const abortTask = -2
@@ -42,10 +53,31 @@ const abortTask = -2
 // returns. A parked task is runnable when one of the channels it waits on
 // is ready; the driver finds out by polling them, in task creation order,
 // so the choice never depends on the Go scheduler.
+//
+// It polls only the tasks that may be runnable (ready): the ones not yet
+// started, the ones that parked since the last pick, the ones whose
+// channels gentcp reported ready since (Woke, through the index waiting)
+// and the ones waiting on a channel gentcp cannot report (untracked, a
+// context's). Any other parked task was polled not ready and nothing
+// made its channels ready since, so the first runnable task of ready in
+// creation order is the first of all tasks: the choice a poll of every
+// task would make, at a cost of O(woken tasks) a step.
 type scheduler struct {
 	mu      sync.Mutex
 	tasks   []*task // live tasks in creation order
 	current *task   // the task that has the turn, nil while the driver has it
+	nextSeq uint64
+	nAwait  int // live tasks that are processes the run waits for
+
+	ready     taskHeap                    // tasks that may be runnable, by creation order
+	waiting   map[<-chan struct{}][]*task // parked tasks by the channels they wait on
+	untracked []*task                     // parked tasks with an untracked channel
+
+	// verify makes pick check that no task before the one it picks is
+	// runnable (every task is polled, as without the index): the tests
+	// run with it. onMissed records a task it finds.
+	verify   bool
+	onMissed func(t *task)
 
 	yield chan struct{} // task → driver: parked or finished
 	// abandoned is closed when the driver gives up (a stall): tasks then
@@ -80,7 +112,8 @@ const (
 func newScheduler(stall time.Duration) *scheduler {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &scheduler{yield: make(chan struct{}), abandoned: make(chan struct{}), stall: stall, timer: t}
+	return &scheduler{yield: make(chan struct{}), abandoned: make(chan struct{}), stall: stall, timer: t,
+		waiting: map[<-chan struct{}][]*task{}, verify: verifyPicks}
 }
 
 // spawn registers f as a new task of host; it starts when the driver
@@ -94,7 +127,13 @@ func (s *scheduler) spawn(host int, name string, p *gentcp.Process, f func()) {
 	case daemonMode:
 		t.daemon = p != nil
 	}
+	if p != nil && !t.daemon {
+		s.nAwait++
+	}
+	t.seq = s.nextSeq
+	s.nextSeq++
 	s.tasks = append(s.tasks, t)
+	s.queue(t)
 	s.mu.Unlock()
 	go s.body(t, f)
 }
@@ -129,6 +168,11 @@ func (s *scheduler) finish(t *task) {
 			break
 		}
 	}
+	s.unpark(t) // parked if it ran unscheduled after abandon
+	t.finished = true
+	if t.proc != nil && !t.daemon {
+		s.nAwait--
+	}
 	s.current = nil
 	s.mu.Unlock()
 	select {
@@ -142,7 +186,8 @@ func (s *scheduler) finish(t *task) {
 // with go) cannot wait: the driver would wait for itself, and a foreign
 // goroutine would run beside the task. Its call fails with
 // ErrNotScheduled, which is also recorded as a failure of the run.
-func (s *scheduler) wait(chs []<-chan struct{}) (int, error) {
+// tracked says that Woke reports every channel of chs but untracked.
+func (s *scheduler) wait(chs []<-chan struct{}, tracked bool, untracked <-chan struct{}) (int, error) {
 	if i := poll(chs); i >= 0 {
 		return i, nil
 	}
@@ -155,6 +200,7 @@ func (s *scheduler) wait(chs []<-chan struct{}) (int, error) {
 	}
 	t.waits = chs
 	s.mu.Lock()
+	s.park(t, !tracked || untracked != nil)
 	s.current = nil
 	s.mu.Unlock()
 	select {
@@ -186,20 +232,161 @@ func poll(chs []<-chan struct{}) int {
 	return -1
 }
 
+// park indexes t, about to park on t.waits, and queues it: pick polls it
+// once more, in case a channel became ready after wait polled it.
+func (s *scheduler) park(t *task, untracked bool) {
+	t.parked = true
+	for _, ch := range t.waits {
+		if ch != nil {
+			s.waiting[ch] = append(s.waiting[ch], t)
+		}
+	}
+	if untracked {
+		t.untracked = true
+		s.untracked = append(s.untracked, t)
+	}
+	s.queue(t)
+}
+
+// unpark undoes park for t, picked to run.
+func (s *scheduler) unpark(t *task) {
+	if !t.parked {
+		return
+	}
+	t.parked = false
+	for _, ch := range t.waits {
+		if ch == nil {
+			continue
+		}
+		ts := s.waiting[ch]
+		for i, u := range ts {
+			if u == t {
+				ts = append(ts[:i], ts[i+1:]...)
+				break
+			}
+		}
+		if len(ts) == 0 {
+			delete(s.waiting, ch)
+		} else {
+			s.waiting[ch] = ts
+		}
+	}
+	if t.untracked {
+		t.untracked = false
+		for i, u := range s.untracked {
+			if u == t {
+				s.untracked = append(s.untracked[:i], s.untracked[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// queue puts t in ready, once.
+func (s *scheduler) queue(t *task) {
+	if !t.queued {
+		t.queued = true
+		s.ready.push(t)
+	}
+}
+
+// woke is gentcp.WakeTracker.Woke: the tasks parked on ch may be runnable.
+func (s *scheduler) woke(ch <-chan struct{}) {
+	s.mu.Lock()
+	for _, t := range s.waiting[ch] {
+		s.queue(t)
+	}
+	s.mu.Unlock()
+}
+
 // pick returns the first runnable task, in creation order, and the index
-// of the channel that woke it (-1 for a task that has not started).
+// of the channel that woke it (-1 for a task that has not started). It
+// polls the tasks of ready, and those with an untracked channel.
 func (s *scheduler) pick() (*task, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, t := range s.tasks {
-		if !t.started {
+	for _, t := range s.untracked {
+		s.queue(t)
+	}
+	t, idx := s.pickReady()
+	if s.verify {
+		s.verifyPick(t)
+	}
+	return t, idx
+}
+
+func (s *scheduler) pickReady() (*task, int) {
+	for s.ready.len() > 0 {
+		t := s.ready.pop()
+		t.queued = false
+		switch {
+		case t.finished:
+		case !t.started:
 			return t, -1
-		}
-		if i := poll(t.waits); i >= 0 {
-			return t, i
+		default:
+			if i := poll(t.waits); i >= 0 {
+				s.unpark(t)
+				return t, i
+			}
 		}
 	}
 	return nil, 0
+}
+
+// verifyPick reports every task before picked (all if nil) in creation
+// order that is runnable: a wake-up pick missed.
+func (s *scheduler) verifyPick(picked *task) {
+	for _, t := range s.tasks {
+		if t == picked {
+			return
+		}
+		if !t.started || poll(t.waits) >= 0 {
+			s.onMissed(t)
+		}
+	}
+}
+
+// taskHeap is a binary min-heap of tasks by creation order.
+type taskHeap []*task
+
+func (h taskHeap) len() int { return len(h) }
+
+func (h *taskHeap) push(t *task) {
+	*h = append(*h, t)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].seq <= a[i].seq {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *taskHeap) pop() *task {
+	a := *h
+	t := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = nil
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l].seq < a[m].seq {
+			m = l
+		}
+		if r := l + 1; r < n && a[r].seq < a[m].seq {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return t
 }
 
 // errStall is returned by run when a task keeps the turn too long.
@@ -296,13 +483,14 @@ func (s *scheduler) processes(host int) []*gentcp.Process {
 func (s *scheduler) awaited() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, t := range s.tasks {
-		if t.proc != nil && !t.daemon {
-			n++
-		}
-	}
-	return n
+	return s.nAwait
+}
+
+// count returns how many tasks are live.
+func (s *scheduler) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tasks)
 }
 
 // live returns the names of the live tasks; only processes if procs.
@@ -332,13 +520,20 @@ func (n nodeScheduler) Go(name string, p *gentcp.Process, f func()) {
 	n.s.spawn(n.host, n.node+" "+name, p, f)
 }
 
-func (n nodeScheduler) Wait(chs ...<-chan struct{}) (int, error) { return n.s.wait(chs) }
+func (n nodeScheduler) Wait(chs ...<-chan struct{}) (int, error) { return n.s.wait(chs, false, nil) }
+
+func (n nodeScheduler) WaitTracked(untracked <-chan struct{}, chs ...<-chan struct{}) (int, error) {
+	return n.s.wait(chs, true, untracked)
+}
+
+func (n nodeScheduler) Woke(ch <-chan struct{}) { n.s.woke(ch) }
 
 func (n nodeScheduler) CallFailed(call string, err error) { n.calls(call, err) }
 
 var (
 	_ gentcp.Scheduler    = nodeScheduler{}
 	_ gentcp.CallObserver = nodeScheduler{}
+	_ gentcp.WakeTracker  = nodeScheduler{}
 )
 
 // goid returns the calling goroutine's ID, from the first line of its

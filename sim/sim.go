@@ -147,6 +147,9 @@ func New(opts Options) (*Sim, error) {
 	}
 	s.sched = newScheduler(s.opts.StallTimeout)
 	s.sched.onPanic = s.taskPanicked
+	s.sched.onMissed = func(t *task) {
+		s.failures = append(s.failures, fmt.Errorf("sim: the scheduler missed a wake-up of %s at %v", t.name, s.Now()))
+	}
 	s.sched.onMisuse = func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -550,7 +553,7 @@ func (s *Sim) settle(timers bool) error {
 			}
 			continue
 		}
-		if !timers || len(s.sched.live(false)) == 0 {
+		if !timers || s.sched.count() == 0 {
 			return nil
 		}
 		if h, ok := s.clock.fireDue(); ok {
