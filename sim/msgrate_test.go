@@ -119,9 +119,11 @@ func streamToLaggingReader(t *testing.T, mtu uint32, tcp stack.TCPOptions) laggi
 //
 // With netstack alone (KeepReceiveBufferDrops) this is the canary: it
 // fails when netstack stops dropping segments inside its window for want
-// of memory, and rxhold.go can go. With the link path's hold, the same
-// stream loses nothing: no segment is retransmitted and the stream takes
-// the time of its stalls.
+// of memory, and rxhold.go can go. With the link path's hold (the default
+// at MTU 65520), the same stream loses nothing: no segment is
+// retransmitted and the stream takes the time of its stalls. At MTU 1500
+// the default leaves the drops to netstack (rxhold.go holdMinMTU): SACK
+// recovery repairs them without a timeout, in the same time.
 func TestLaggingReaderLosesNoSegments(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	// The stream itself takes 10 ms (2 million messages a second); the
@@ -142,15 +144,22 @@ func TestLaggingReaderLosesNoSegments(t *testing.T) {
 					t.Errorf("at MTU 65520 the sender recovered without a retransmission timeout (all at %v): its SACK recovery changed", r.done)
 				}
 			})
-			t.Run("held", func(t *testing.T) {
+			t.Run("default", func(t *testing.T) {
 				r := streamToLaggingReader(t, mtu, stack.TCPOptions{})
 				t.Logf("every message at %v of virtual time (at most %v); B held %d segments netstack refused, A retransmitted %d in %d timeouts",
 					r.done, bound, r.held, r.retransmits, r.timeouts)
-				if r.retransmits != 0 || r.timeouts != 0 {
-					t.Errorf("A retransmitted %d segments in %d timeouts: segments inside B's window were lost", r.retransmits, r.timeouts)
+				if r.timeouts != 0 {
+					t.Errorf("A had %d retransmission timeouts", r.timeouts)
 				}
-				if r.held == 0 {
-					t.Errorf("B held no segment: the reader's stalls no longer fill netstack's receive buffer, so the test shows nothing")
+				if mtu >= 16<<10 {
+					if r.retransmits != 0 {
+						t.Errorf("A retransmitted %d segments: segments inside B's window were lost", r.retransmits)
+					}
+					if r.held == 0 {
+						t.Errorf("B held no segment: the reader's stalls no longer fill netstack's receive buffer, so the test shows nothing")
+					}
+				} else if r.held != 0 {
+					t.Errorf("B held %d segments at MTU %d, below the hold's least MTU", r.held, mtu)
 				}
 				if r.done > bound {
 					t.Errorf("the stream took %v of virtual time, more than %v: held segments waited", r.done, bound)

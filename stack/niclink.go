@@ -29,6 +29,9 @@ type nicLink struct {
 var _ netstack.LinkEndpoint = (*nicLink)(nil)
 
 func newNICLink(lower netstack.LinkEndpoint, nic tcpip.NICID, flood *synFloodGuard, stamps *synStamps, acks *staleACKs, hold *receiveHold) *nicLink {
+	if lower.MTU() < holdMinMTU {
+		hold = nil
+	}
 	l := &nicLink{nic: nic, flood: flood, stamps: stamps, acks: acks, hold: hold}
 	l.Endpoint.Init(lower, l)
 	return l

@@ -54,7 +54,10 @@ func BenchmarkNICLinkDeliver(b *testing.B) {
 			return l
 		}()},
 		{"nicLink with receiveHold", func() netstack.NetworkDispatcher {
-			l := newNICLink(channel.New(1, 1500, ""), 2, newSYNFloodGuard(clk, nil, &tcpip.StatCounter{}), newSYNStamps(clk, 0), newStaleACKs(), newReceiveHold(ns, true))
+			l := newNICLink(channel.New(1, 65520, ""), 2, newSYNFloodGuard(clk, nil, &tcpip.StatCounter{}), newSYNStamps(clk, 0), newStaleACKs(), newReceiveHold(ns, true))
+			if l.hold == nil {
+				b.Fatal("no receiveHold on a NIC of MTU 65520")
+			}
 			l.Attach(nopDispatcher{})
 			return l
 		}()},

@@ -162,6 +162,19 @@ const (
 	// holdMinFlowLimit is the least a connection may hold, whatever its
 	// receive buffer.
 	holdMinFlowLimit = 64 << 10
+	// holdMinMTU is the least MTU of a NIC whose connections have their
+	// refused segments held (newNICLink). Below it the sender's SACK
+	// recovery finds the hole quickly (IsLost needs 2·SMSS SACKed above
+	// it: 2,920 bytes, 43 small segments, at MTU 1500; sim's
+	// TestLaggingReaderLosesNoSegments takes the same 12 ms with and
+	// without the hold), and the drop is the cheaper repair: the sender,
+	// its congestion window cut, queues its writes and sends them
+	// coalesced, where a held stream goes on arriving one small segment
+	// at a time, each netstack's work (BENCHMARKS.md, "The message rate:
+	// held segments": 0.73-0.75x the message rate at MTU 1500). At 16 KiB
+	// 2·SMSS is 32 KiB, some 480 segments of 68 bytes, within the ~1,500
+	// netstack takes.
+	holdMinMTU = 16 << 10
 )
 
 func newReceiveHold(ns *netstack.Stack, oneAtATime bool) *receiveHold {

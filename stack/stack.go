@@ -159,8 +159,10 @@ type TCPOptions struct {
 	// small messages has them dropped, and at a large MTU the sender
 	// recovers by retransmission timeouts). By default the link path New
 	// builds holds such a segment and delivers it again once netstack has
-	// room (see rxhold.go; sim's TestLaggingReaderLosesNoSegments). Only
-	// for showing netstack's own behaviour.
+	// room, on NICs whose MTU is at least 16 KiB (below, the sender's SACK
+	// recovery repairs the loss at once, and more cheaply; see rxhold.go;
+	// sim's TestLaggingReaderLosesNoSegments). Only for showing netstack's
+	// own behaviour.
 	KeepReceiveBufferDrops bool
 	// CongestionControl is "reno" (netstack's default) or "cubic".
 	CongestionControl string
