@@ -117,13 +117,14 @@ func streamToLaggingReader(t *testing.T, mtu uint32, tcp stack.TCPOptions) laggi
 // window. Each 2 ms stall of the reader cost 200 ms, as the benchmark's
 // message rate fell to a quarter in some rounds.
 //
-// With netstack alone (KeepReceiveBufferDrops) this is the canary: it
-// fails when netstack stops dropping segments inside its window for want
-// of memory, and rxhold.go can go. With the link path's hold (the default
-// at MTU 65520), the same stream loses nothing: no segment is
-// retransmitted and the stream takes the time of its stalls. At MTU 1500
-// the default leaves the drops to netstack (rxhold.go holdMinMTU): SACK
-// recovery repairs them without a timeout, in the same time.
+// With netstack alone (the default) this is the canary: it fails when
+// netstack stops dropping segments inside its window for want of memory,
+// and rxhold.go can go. With the link path's hold
+// (TCPOptions.HoldReceiveBufferDrops, at MTU 65520), the same stream
+// loses nothing: no segment is retransmitted and the stream takes the
+// time of its stalls. At MTU 1500 the hold leaves the drops to netstack
+// (rxhold.go holdMinMTU): SACK recovery repairs them without a timeout,
+// in the same time.
 func TestLaggingReaderLosesNoSegments(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	// The stream itself takes 10 ms (2 million messages a second); the
@@ -133,19 +134,19 @@ func TestLaggingReaderLosesNoSegments(t *testing.T) {
 	for _, mtu := range []uint32{1500, 65520} {
 		t.Run(fmt.Sprintf("mtu=%d", mtu), func(t *testing.T) {
 			t.Run("netstack alone", func(t *testing.T) {
-				r := streamToLaggingReader(t, mtu, stack.TCPOptions{KeepReceiveBufferDrops: true})
+				r := streamToLaggingReader(t, mtu, stack.TCPOptions{})
 				t.Logf("every message at %v of virtual time; B's netstack dropped %d segments, A retransmitted %d in %d timeouts",
 					r.done, r.refused, r.retransmits, r.timeouts)
 				if r.refused == 0 || r.retransmits == 0 {
-					t.Errorf("netstack dropped %d segments of a stream to a lagging reader and %d were retransmitted: its receive buffer accounting changed, so stack/rxhold.go may be unneeded (check TCPOptions.KeepReceiveBufferDrops)",
+					t.Errorf("netstack dropped %d segments of a stream to a lagging reader and %d were retransmitted: its receive buffer accounting changed, so stack/rxhold.go may be unneeded (check TCPOptions.HoldReceiveBufferDrops)",
 						r.refused, r.retransmits)
 				}
 				if mtu == 65520 && r.timeouts == 0 {
 					t.Errorf("at MTU 65520 the sender recovered without a retransmission timeout (all at %v): its SACK recovery changed", r.done)
 				}
 			})
-			t.Run("default", func(t *testing.T) {
-				r := streamToLaggingReader(t, mtu, stack.TCPOptions{})
+			t.Run("held", func(t *testing.T) {
+				r := streamToLaggingReader(t, mtu, stack.TCPOptions{HoldReceiveBufferDrops: true})
 				t.Logf("every message at %v of virtual time (at most %v); B held %d segments netstack refused, A retransmitted %d in %d timeouts",
 					r.done, bound, r.held, r.retransmits, r.timeouts)
 				if r.timeouts != 0 {

@@ -23,7 +23,7 @@ type nicLink struct {
 	flood  *synFloodGuard
 	stamps *synStamps
 	acks   *staleACKs   // nil with TCPOptions.KeepStaleACKWindows
-	hold   *receiveHold // nil with TCPOptions.KeepReceiveBufferDrops
+	hold   *receiveHold // nil without TCPOptions.HoldReceiveBufferDrops
 }
 
 var _ netstack.LinkEndpoint = (*nicLink)(nil)

@@ -151,19 +151,20 @@ type TCPOptions struct {
 	// sim's TestReorderedACKWidensSendWindow). Only for showing netstack's
 	// own behaviour.
 	KeepStaleACKWindows bool
-	// KeepReceiveBufferDrops leaves netstack to drop a data segment that
-	// arrives when the connection's receive buffer memory is used up, as
-	// netstack alone does, although the segment is inside the window it
-	// offered (it charges some 700 bytes a segment against a window
+	// HoldReceiveBufferDrops makes the link path New builds hold a data
+	// segment that netstack would drop because the connection's receive
+	// buffer memory is used up, although the segment is inside the window
+	// it offered (it charges some 700 bytes a segment against a window
 	// counted in payload bytes, so a reader that lags behind a stream of
 	// small messages has them dropped, and at a large MTU the sender
-	// recovers by retransmission timeouts). By default the link path New
-	// builds holds such a segment and delivers it again once netstack has
-	// room, on NICs whose MTU is at least 16 KiB (below, the sender's SACK
-	// recovery repairs the loss at once, and more cheaply; see rxhold.go;
-	// sim's TestLaggingReaderLosesNoSegments). Only for showing netstack's
-	// own behaviour.
-	KeepReceiveBufferDrops bool
+	// recovers by a retransmission timeout), and deliver it again once
+	// netstack has room, on NICs whose MTU is at least 16 KiB (below, the
+	// sender's SACK recovery repairs the loss at once; see rxhold.go and
+	// sim's TestLaggingReaderLosesNoSegments). Off by default: it removes
+	// the timeout, but on a quiet machine it nearly halves the rate of a
+	// small-message stream at MTU 65520 (the sender, never cut back by a
+	// loss, stops coalescing its writes; BENCHMARKS.md, held segments).
+	HoldReceiveBufferDrops bool
 	// CongestionControl is "reno" (netstack's default) or "cubic".
 	CongestionControl string
 	// SendBuffer and ReceiveBuffer bound the socket buffers.
@@ -293,7 +294,7 @@ func New(opts Options) (*Stack, error) {
 	if !opts.TCP.KeepStaleACKWindows {
 		s.acks = newStaleACKs()
 	}
-	if !opts.TCP.KeepReceiveBufferDrops {
+	if opts.TCP.HoldReceiveBufferDrops {
 		s.hold = newReceiveHold(ns, opts.Clock != nil)
 	}
 	if err := s.build(); err != nil {
