@@ -206,24 +206,22 @@ func (p *Process) connect(ctx context.Context, addrs []netip.Addr, port int, tim
 }
 
 // abandonConnect aborts the endpoint of a connect that gave up, once its
-// Connect has returned (returned is closed; nil: Connect ran inline), and
-// then frees the connect's socket slot: the node's cap counts the endpoint
-// until it is gone, as it counts a closing socket's. Without a Scheduler
-// this happens on its own goroutine, so the connect returns at its timeout
-// whatever netstack waits for.
+// Connect has returned, and then frees the connect's socket slot: the
+// node's cap counts the endpoint until it is gone, as it counts a closing
+// socket's. returned is nil when Connect ran inline (it has returned);
+// otherwise the wait for it is a goroutine of its own, so the connect
+// returns at its timeout whatever netstack waits for.
 func (n *Node) abandonConnect(ep tcpip.Endpoint, returned <-chan struct{}) {
-	abort := func() {
-		if returned != nil {
-			<-returned
-		}
+	if returned == nil {
 		ep.Abort()
 		n.open.Add(-1)
-	}
-	if n.sched != nil {
-		abort() // Connect ran inline
 		return
 	}
-	go abort()
+	go func() {
+		<-returned
+		ep.Abort()
+		n.open.Add(-1)
+	}()
 }
 
 // pickAddr chooses the address to use among a name's addresses: IPv4

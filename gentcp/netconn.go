@@ -208,7 +208,7 @@ func (l *Listener) SetDeadline(t time.Time) error {
 	if l.closed.Load() {
 		return &net.OpError{Op: "set", Net: l.net, Addr: l.addr, Err: net.ErrClosed}
 	}
-	l.dl.set(l.ctx, t)
+	l.dl.set(t)
 	return nil
 }
 
@@ -448,12 +448,12 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline, in the stack clock's time; it
 // applies to a Read already waiting. The zero time means none.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.rdl.set(c.base, t)
+	c.rdl.set(t)
 	return nil
 }
 
 // SetWriteDeadline sets the write deadline, as SetReadDeadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.wdl.set(c.base, t)
+	c.wdl.set(t)
 	return nil
 }

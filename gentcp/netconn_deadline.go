@@ -14,6 +14,7 @@ import (
 // derives from base, which Close cancels. No goroutine is needed per
 // call.
 type deadline struct {
+	base   context.Context
 	mu     sync.Mutex
 	t      time.Time
 	ctx    context.Context
@@ -22,17 +23,18 @@ type deadline struct {
 
 // init makes the first context, under base.
 func (d *deadline) init(base context.Context) {
+	d.base = base
 	d.ctx, d.cancel = context.WithCancel(base)
 }
 
 // set changes the deadline (the zero time: none) and wakes a call
 // waiting under the old one.
-func (d *deadline) set(base context.Context, t time.Time) {
+func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.t = t
 	d.cancel()
-	d.ctx, d.cancel = context.WithCancel(base)
+	d.ctx, d.cancel = context.WithCancel(d.base)
 }
 
 // wait returns the context a call waits under and the time left until

@@ -53,26 +53,7 @@ func smallSegmentLoss(t *testing.T, tcp stack.TCPOptions) (done time.Duration, t
 			timeouts = a.Netstack().Stats().TCP.Timeouts.Value()
 			return c.Close()
 		})
-		s.Go(s.A(), func(p *gentcp.Process) error {
-			c, err := p.Connect("b", 7, time.Second, gentcp.Binary, gentcp.Packet(4), gentcp.Active(false), gentcp.Nodelay(true))
-			if err != nil {
-				return err
-			}
-			msg := make([]byte, 64)
-			for i := range n {
-				if err := c.Send(msg); err != nil {
-					return err
-				}
-				if i%10 == 9 {
-					p.Sleep(25 * time.Microsecond)
-				}
-			}
-			// Wait for B to close: A's stack must stay up until B has it all.
-			if _, err := c.Recv(0, gentcp.Infinity); !errors.Is(err, gentcp.Closed) {
-				return err
-			}
-			return nil
-		})
+		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, n, 25*time.Microsecond) })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,4 +88,29 @@ func TestSmallSegmentLossRecovery(t *testing.T) {
 			t.Errorf("netstack's RACK recovered with %d timeouts (at %v): the stall is fixed upstream; reconsider stack.TCPOptions.RACK's default", timeouts, done)
 		}
 	})
+}
+
+// sendSmallMessages is A's side of the small-segment scenarios: it
+// connects to B's port 7 with {packet,4} and {nodelay,true}, so each
+// message is a segment of its own, sends n 64-byte messages, ten every
+// gap of virtual time, and waits for B to close (A's stack must stay up
+// until B has it all).
+func sendSmallMessages(p *gentcp.Process, n int, gap time.Duration) error {
+	c, err := p.Connect("b", 7, time.Second, gentcp.Binary, gentcp.Packet(4), gentcp.Active(false), gentcp.Nodelay(true))
+	if err != nil {
+		return err
+	}
+	msg := make([]byte, 64)
+	for i := range n {
+		if err := c.Send(msg); err != nil {
+			return err
+		}
+		if i%10 == 9 {
+			p.Sleep(gap)
+		}
+	}
+	if _, err := c.Recv(0, gentcp.Infinity); !errors.Is(err, gentcp.Closed) {
+		return err
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package sim_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -78,26 +77,7 @@ func streamToLaggingReader(t *testing.T, mtu uint32, tcp stack.TCPOptions) laggi
 			r.held = b.GuardStats().HeldSegments
 			return c.Close()
 		})
-		s.Go(s.A(), func(p *gentcp.Process) error {
-			c, err := p.Connect("b", 7, time.Second, gentcp.Binary, gentcp.Packet(4), gentcp.Active(false), gentcp.Nodelay(true))
-			if err != nil {
-				return err
-			}
-			msg := make([]byte, 64)
-			for i := range laggingMessages {
-				if err := c.Send(msg); err != nil {
-					return err
-				}
-				if i%10 == 9 {
-					p.Sleep(5 * time.Microsecond)
-				}
-			}
-			// A's stack must stay up until B has it all.
-			if _, err := c.Recv(0, gentcp.Infinity); !errors.Is(err, gentcp.Closed) {
-				return err
-			}
-			return nil
-		})
+		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, laggingMessages, 5*time.Microsecond) })
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,10 @@ import (
 // least, doubling while the reader still lags). That was the message-rate
 // collapse at MTU 65520 (sim's TestLaggingReaderLosesNoSegments).
 //
-// The hold sits in the link path New builds (nicLink). When a data segment
+// The hold is opt-in (TCPOptions.HoldReceiveBufferDrops): on a quiet
+// machine it nearly halved a small-message stream's rate at MTU 65520,
+// as a sender never cut back by a loss stops coalescing its writes
+// (BENCHMARKS.md). It sits in the link path New builds (nicLink). When a data segment
 // of an established connection leaves netstack's DroppedPackets higher
 // than before its delivery, the hold copies the frame; later data
 // segments of that connection queue behind it, in order, and segments
