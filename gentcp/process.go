@@ -31,8 +31,11 @@ type Node struct {
 	maxSockets atomic.Int64
 	open       atomic.Int64
 
-	// sched, if set, runs the node's goroutines (wait.go).
-	sched Scheduler
+	// sched, if set, runs the node's goroutines (wait.go); tracker is
+	// sched as a WakeTracker, nil if it is not one, resolved once by
+	// SetScheduler rather than on every wait and wake.
+	sched   Scheduler
+	tracker WakeTracker
 }
 
 // SetMaxSockets caps how many sockets the node may have open at once;

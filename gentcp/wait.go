@@ -60,16 +60,13 @@ func (w waker) woke(ch <-chan struct{}) {
 }
 
 // waker returns the node's waker: its scheduler's WakeTracker, if any.
-func (n *Node) waker() waker {
-	t, _ := n.sched.(WakeTracker)
-	return waker{t}
-}
+func (n *Node) waker() waker { return waker{n.tracker} }
 
 // schedWait parks on the node's scheduler, through WaitTracked if it
 // tracks wake-ups; untracked is the channel of chs no Woke reports.
 func (n *Node) schedWait(untracked <-chan struct{}, chs ...<-chan struct{}) (int, error) {
-	if t, ok := n.sched.(WakeTracker); ok {
-		return t.WaitTracked(untracked, chs...)
+	if n.tracker != nil {
+		return n.tracker.WaitTracked(untracked, chs...)
 	}
 	return n.sched.Wait(chs...)
 }
@@ -95,7 +92,10 @@ func (n *Node) channelEntry(mask waiter.EventMask) (waiter.Entry, chan struct{})
 // SetScheduler makes s run the node's goroutines and waits (nil: ordinary
 // goroutines). Call it before the node is used; it is not safe to change
 // while sockets or processes exist.
-func (n *Node) SetScheduler(s Scheduler) { n.sched = s }
+func (n *Node) SetScheduler(s Scheduler) {
+	n.sched = s
+	n.tracker, _ = s.(WakeTracker)
+}
 
 // goDrain and goReader start a socket's internal goroutines, under the
 // node's scheduler if it has one. Without one they cost what a go
