@@ -117,14 +117,14 @@ func (n *Node) Listen(network, address string) (net.Listener, error) {
 		p.Exit()
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: laddr, Err: netErr("bind", err)}
 	}
-	l := &Listener{p: p, s: s, net: network}
+	base, cancel := context.WithCancel(context.Background())
+	l := &Listener{p: p, s: s, net: network, cancel: cancel}
 	if a, err := s.Sockname(); err == nil {
 		l.addr = net.TCPAddrFromAddrPort(a)
 	} else {
 		l.addr = laddr
 	}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
-	l.dl.init(l.ctx)
+	l.dl.init(base)
 	return l, nil
 }
 
@@ -159,14 +159,17 @@ func splitNet(ctx context.Context, network, address string) (host string, port i
 
 // Listener is a net.Listener over a gentcp listen socket.
 type Listener struct {
-	p      *Process
-	s      *Socket
-	net    string
-	addr   *net.TCPAddr    // the bound address, kept for errors after Close
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	dl     deadline // Accept's (SetDeadline)
+	p    *Process
+	s    *Socket
+	net  string
+	addr *net.TCPAddr // the bound address, kept for errors after Close
+	dl   deadline     // Accept's (SetDeadline)
+	// closed: Close was called, the one record of it. Close sets it
+	// before it calls cancel, which cancels the base context of dl's
+	// contexts to wake a blocked Accept: an Accept woken by a cancel
+	// and finding closed false was woken by a new deadline.
 	closed atomic.Bool
+	cancel context.CancelFunc
 }
 
 // Accept waits for the next connection.
@@ -182,12 +185,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, l.acceptErr(netErr("accept", err))
 		}
 		s, err := p.AcceptContext(ctx, l.s, timeout)
-		if err == context.Canceled && l.ctx.Err() == nil {
+		if err == context.Canceled && !l.closed.Load() {
 			continue // the deadline changed: start again with the new one
 		}
 		if err != nil {
 			p.Exit()
-			if err == Closed || l.ctx.Err() != nil {
+			if err == Closed || l.closed.Load() {
 				return nil, l.acceptErr(net.ErrClosed)
 			}
 			return nil, l.acceptErr(netErr("accept", err))
