@@ -177,6 +177,24 @@
 //     TestRecvDeliverPortPassive keeps gentcp's behaviour. An active
 //     socket with {deliver,port} sends PortData as OTP does, for the HTTP
 //     types the raw line, unparsed.
+//   - A recv waiting while Setopts changes the packet type (the Setopts
+//     alone never ends it; the peer's next bytes are framed with the new
+//     type, as in OTP). Go's two calls for gen_tcp:recv cannot carry each
+//     other's results: where OTP's pending recv returns an HTTP packet
+//     after a switch to an HTTP type, Recv returns einval once the packet
+//     is whole and leaves it buffered for RecvHTTP, and RecvHTTP does the
+//     same for a packet of a non-HTTP type, which Recv then returns. A
+//     pending Recv(N) returns the N bytes it reads as they came, where
+//     OTP hands them to the new type as one packet: it strips a
+//     {packet,1|2|4} header from them (its VM aborts when N is shorter
+//     than the header) or parses their first line as HTTP and drops the
+//     rest. A {packet,1|2|4} packet half read when the type changes makes
+//     OTP read exactly its rest and return the whole buffer as one packet
+//     of the new type; gentcp does that for raw (the header included, as
+//     OTP) and frames the buffer with any other new type, where OTP would
+//     hand over, say, a "line" without its newline. integration/otp's
+//     switch_* scenarios show both sides (the cases gentcp does not follow
+//     run on erl only).
 //   - recbuf and sndbuf report netstack's buffer sizes, which differ from
 //     Linux's (Linux doubles what is set); they are not part of the contract.
 //   - priority and tos are stored and returned; tos is passed to netstack,

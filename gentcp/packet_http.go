@@ -342,6 +342,11 @@ func (s *Socket) takeHTTPLocked(judgeSize bool) (HTTPPacket, error, bool) {
 // after HTTPEOH (Setopts(PacketRaw)) and Recv: what follows the empty
 // line is still buffered.
 //
+// A Setopts that changes the type while RecvHTTP waits is Recv's case: the
+// peer's next bytes are framed with the new type (http to httph: a
+// header); where OTP's recv would return raw data or another non-HTTP
+// packet, RecvHTTP returns einval once it is whole and leaves it for Recv.
+//
 // Reasons are Recv's: timeout, closed, enotconn, econnreset
 // (show_econnreset), einval (an active socket, or a packet type that is
 // not HTTP), ealready, and emsgsize for a line longer than packet_size, or

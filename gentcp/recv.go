@@ -28,6 +28,13 @@ const maxRecv = 64 << 20
 // loses no data. The Data's bytes are the caller's; a caller done with
 // them may Release the Data, so a later read reuses its array.
 //
+// When Setopts changes the packet type while Recv waits, Recv goes on
+// with the new type from the peer's next bytes, as OTP's driver does: the
+// Setopts alone returns nothing, even if a whole packet of the new type is
+// buffered; a Recv(N) still takes exactly N bytes. Where OTP's recv would
+// return an HTTP packet (a switch to an HTTP type), Recv returns einval
+// once that packet is whole and leaves it for RecvHTTP.
+//
 // Reasons: timeout, closed, enotconn, econnreset (show_econnreset), einval
 // (an active socket, Length > 0 in packet mode, or an HTTP packet type,
 // whose packets RecvHTTP returns), ealready (another recv
@@ -130,7 +137,10 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 	}()
 	defer s.mu.Unlock()
 	defer func() { s.recvBusy = false }()
-	waited := false
+	// framed is the packet type the loop frames with; switched says
+	// setopts changed it while recv waited and nothing has arrived since
+	// (recvSwitchLocked).
+	framed, switched := s.o.packet, false
 	for {
 		if s.closed {
 			return Data{}, 0, Closed
@@ -138,17 +148,30 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		if s.dead {
 			return Data{}, 0, s.takeRecvErrorLocked()
 		}
-		if waited && s.o.packet.isHTTP() != http {
-			// Setopts changed the type while recv waited
-			// (recvCheckLocked judged it before).
-			return Data{}, 0, Einval
+		if s.o.packet != framed {
+			s.recvSwitchLocked(length, framed)
+			framed, switched = s.o.packet, true
+		}
+		if switched && s.recvReadableLocked() {
+			switched = false
 		}
 		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
-		if !stale && into != nil {
+		if switched || stale {
+			// Nothing to take: wait for the bytes.
+		} else if length == 0 && s.o.packet.isHTTP() != http {
+			// The other kind of call takes this type's packets. Where
+			// OTP's recv would return one, this one says einval and
+			// leaves it buffered for the call that takes it.
+			if _, _, err, ok := s.frameLocked(0, true); ok {
+				return Data{}, 0, Einval
+			} else if err != nil {
+				return Data{}, 0, s.packetErrorLocked(err)
+			}
+		} else if into != nil {
 			if n, ok := s.takeIntoLocked(into); ok {
 				return Data{}, n, nil
 			}
-		} else if !stale {
+		} else {
 			var d Data
 			var err error
 			var ok bool
@@ -178,6 +201,7 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 			if stale {
 				s.staleRemain -= len(s.rbuf) - before
 			}
+			switched = false
 			continue
 		case *tcpip.ErrWouldBlock:
 			if w == nil {
@@ -207,11 +231,39 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 				}
 				return Data{}, 0, err
 			}
-			waited = true
 		default:
 			s.noteReadErrorLocked(terr)
 		}
 	}
+}
+
+// recvSwitchLocked is a pending recv's part of a setopts that changed
+// the packet type from old, as OTP's driver has it: the setopts itself
+// does not make the recv frame again; the next arrival (data, the peer's
+// close or a reset) does, framing what is buffered with the new type
+// before reading on (recvReadableLocked tells). A recv(N>0) still takes
+// exactly N bytes. A {packet,1|2|4} packet half there, its header whole,
+// leaves the driver reading exactly the rest of it; with raw as the new
+// type the recv then returns everything buffered (header and all), and a
+// close before the rest comes discards it (staleRemain, as a recv(N)
+// does). OTP hands that buffer to any other new type as one packet too,
+// whatever its framing says; gentcp frames it (doc.go, Differences).
+func (s *Socket) recvSwitchLocked(length int, old packetType) {
+	if length > 0 || s.o.packet != packetRaw || old.headerLen() == 0 {
+		return
+	}
+	f := s.o.framing()
+	f.packet = old
+	if _, used, need, err := decodePacket(s.rbuf, f); err == nil && used == 0 && len(s.rbuf) >= old.headerLen() {
+		s.staleRemain = need - len(s.rbuf)
+	}
+}
+
+// recvReadableLocked reports whether the endpoint has something for a
+// recv: bytes, the end of the stream or an error.
+func (s *Socket) recvReadableLocked() bool {
+	return s.epClosed || s.eof || s.reset ||
+		s.ep.Readiness(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr) != 0
 }
 
 func (s *Socket) recvCheckLocked(length int, http bool) error {

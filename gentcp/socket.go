@@ -66,7 +66,9 @@ type Socket struct {
 	// OTP's driver keeps that request: later recv(0) calls read toward
 	// it and deliver nothing until it is met, or until a recv with a
 	// real (non-zero) timeout expires (scenario
-	// recv_len_poll_timeout_stale_length).
+	// recv_len_poll_timeout_stale_length). A switch to raw under a
+	// pending recv sets it too: the rest of a {packet,1|2|4} packet half
+	// read (recvSwitchLocked).
 	staleRemain int
 	reading     bool // the active-mode reader goroutine runs
 	// parked: an active socket whose reader found nothing to read and

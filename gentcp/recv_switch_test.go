@@ -1,0 +1,273 @@
+package gentcp_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// A passive recv pending while another goroutine's Setopts changes the
+// packet type, as OTP 25 does it (integration/otp's switch_* scenarios
+// hold erl's side).
+
+// pendingRecv is a recv running on its own goroutine.
+type pendingRecv struct {
+	t  *testing.T
+	ch chan recvResult
+}
+
+type recvResult struct {
+	d   gentcp.Data
+	p   gentcp.HTTPPacket
+	err error
+}
+
+func startRecv(t *testing.T, f func() recvResult) *pendingRecv {
+	r := &pendingRecv{t: t, ch: make(chan recvResult, 1)}
+	go func() { r.ch <- f() }()
+	return r
+}
+
+// quiet asserts that the recv has not returned after a while (it must
+// wait for the peer's next bytes, which the test has not sent yet).
+func (r *pendingRecv) quiet(what string) {
+	r.t.Helper()
+	select {
+	case res := <-r.ch:
+		r.t.Fatalf("the recv returned %q/%v/%v %s", res.d.Bytes, res.p, res.err, what)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func (r *pendingRecv) result() recvResult {
+	r.t.Helper()
+	select {
+	case res := <-r.ch:
+		return res
+	case <-time.After(5 * time.Second):
+		r.t.Fatal("the recv did not return")
+	}
+	return recvResult{}
+}
+
+// busy waits until s has a recv in progress: a poll of the same kind
+// answers ealready then (before, it finds nothing whole and takes nothing,
+// in every case here).
+func busy(t *testing.T, s *gentcp.Socket, http bool) {
+	t.Helper()
+	for range 500 {
+		var err error
+		if http {
+			_, err = s.RecvHTTP(0)
+		} else {
+			_, err = s.Recv(0, 0)
+		}
+		if err == gentcp.Ealready {
+			return
+		}
+		require.Equal(t, gentcp.Timeout, err, "a poll before the recv started")
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the recv did not start")
+}
+
+func recvData(s *gentcp.Socket, length int, timeout time.Duration) func() recvResult {
+	return func() recvResult {
+		d, err := s.Recv(length, timeout)
+		return recvResult{d: d, err: err}
+	}
+}
+
+func recvHTTP(s *gentcp.Socket, timeout time.Duration) func() recvResult {
+	return func() recvResult {
+		p, err := s.RecvHTTP(timeout)
+		return recvResult{p: p, err: err}
+	}
+}
+
+// TestRecvPendingSwitchFramesAtArrival: Setopts does not make a pending
+// recv frame what is buffered with the new type; the next bytes from the
+// peer do, the buffer framed before them (line -> raw: the buffered "ab"
+// alone; line -> {packet,4}: the whole packet buffered, the new byte left).
+func TestRecvPendingSwitchFramesAtArrival(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to gentcp.Option
+		pre      string
+		post     string
+		want     string
+		next     string // what the next Recv(0) returns; "" for a timeout
+	}{
+		{"line to raw", gentcp.PacketLine, gentcp.PacketRaw, "ab", "cd\nef", "ab", "cd\nef"},
+		{"line to packet 4", gentcp.PacketLine, gentcp.Packet(4), "\x00\x00\x00\x02ab", "x", "ab", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c, a := e.connected(append(passive, tc.from), passive...)
+			require.NoError(t, a.Send([]byte(tc.pre)))
+			time.Sleep(50 * time.Millisecond)
+			r := startRecv(t, recvData(c, 0, gentcp.Infinity))
+			busy(t, c, false)
+			r.quiet("before the setopts")
+			require.NoError(t, c.Setopts(tc.to))
+			r.quiet("at the setopts, before the peer sent more")
+			require.NoError(t, a.Send([]byte(tc.post)))
+			res := r.result()
+			require.NoError(t, res.err)
+			assert.Equal(t, tc.want, string(res.d.Bytes))
+			d, err := c.Recv(0, 100*time.Millisecond)
+			if tc.next == "" {
+				assert.Equal(t, gentcp.Timeout, err)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tc.next, string(d.Bytes))
+			}
+		})
+	}
+}
+
+// TestRecvPendingSwitchTimesOut: a whole packet of the new type buffered
+// at the switch is not delivered by it; the recv's timeout ends the recv
+// and the next Recv gets the packet.
+func TestRecvPendingSwitchTimesOut(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(append(passive, gentcp.PacketLine), passive...)
+	require.NoError(t, a.Send([]byte("ab")))
+	time.Sleep(50 * time.Millisecond)
+	r := startRecv(t, recvData(c, 0, 300*time.Millisecond))
+	busy(t, c, false)
+	require.NoError(t, c.Setopts(gentcp.PacketRaw))
+	assert.Equal(t, gentcp.Timeout, r.result().err)
+	d, err := c.Recv(0, 100*time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, "ab", string(d.Bytes))
+}
+
+// TestRecvPendingSwitchPacket4HalfToRaw: a {packet,4} packet half there
+// when the type becomes raw: the recv reads exactly the packet's rest and
+// returns the whole buffer, header and all; the peer's close before the
+// rest discards it (closed, then enotconn).
+func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
+	half := "\x00\x00\x00\x05ab"
+	t.Run("rest", func(t *testing.T) {
+		e := newEnv(t)
+		c, a := e.connected(append(passive, gentcp.Packet(4)), passive...)
+		require.NoError(t, a.Send([]byte(half)))
+		time.Sleep(50 * time.Millisecond)
+		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
+		busy(t, c, false)
+		r.quiet("before the setopts")
+		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		r.quiet("at the setopts")
+		require.NoError(t, a.Send([]byte("cdefg")))
+		res := r.result()
+		require.NoError(t, res.err)
+		assert.Equal(t, half+"cde", string(res.d.Bytes))
+		d, err := c.Recv(0, second)
+		require.NoError(t, err)
+		assert.Equal(t, "fg", string(d.Bytes))
+	})
+	t.Run("close", func(t *testing.T) {
+		e := newEnv(t)
+		c, a := e.connected(append(passive, gentcp.Packet(4)), passive...)
+		require.NoError(t, a.Send([]byte(half)))
+		time.Sleep(50 * time.Millisecond)
+		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
+		busy(t, c, false)
+		r.quiet("before the setopts")
+		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		r.quiet("at the setopts")
+		require.NoError(t, a.Close())
+		assert.Equal(t, gentcp.Closed, r.result().err)
+		_, err := c.Recv(0, second)
+		assert.Equal(t, gentcp.Enotconn, err)
+	})
+}
+
+// TestRecvPendingAcrossHTTPSwitch: where OTP's pending recv returns a
+// packet of the other kind (an HTTP packet to a Recv, raw data to a
+// RecvHTTP), gentcp's returns einval when that packet is whole, not at
+// the setopts nor for half of it, and leaves it buffered: the call that
+// takes the new type gets it, and nothing is lost.
+func TestRecvPendingAcrossHTTPSwitch(t *testing.T) {
+	t.Run("raw to http_bin", func(t *testing.T) {
+		e := newEnv(t)
+		c, a := e.connected(passive, passive...)
+		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
+		busy(t, c, false)
+		r.quiet("before the setopts")
+		require.NoError(t, c.Setopts(gentcp.PacketHTTPBin))
+		r.quiet("at the setopts")
+		require.NoError(t, a.Send([]byte("GET / HT")))
+		r.quiet("for half a request line")
+		require.NoError(t, a.Send([]byte("TP/1.1\r\nHost: h\r\n\r\n")))
+		err := r.result().err
+		assert.True(t, errors.Is(err, gentcp.Einval), "Recv after a switch to http_bin: %v", err)
+		p, err := c.RecvHTTP(second)
+		require.NoError(t, err)
+		req, ok := p.(gentcp.HTTPRequest)
+		require.True(t, ok, "%#v", p)
+		assert.Equal(t, "GET", req.Method)
+		p, err = c.RecvHTTP(second)
+		require.NoError(t, err)
+		assert.Equal(t, "Host", p.(gentcp.HTTPHeader).Field)
+		p, err = c.RecvHTTP(second)
+		require.NoError(t, err)
+		assert.Equal(t, gentcp.HTTPEOH{}, p)
+	})
+	t.Run("http_bin to raw", func(t *testing.T) {
+		e := newEnv(t)
+		c, a := e.connected(append(passive, gentcp.PacketHTTPBin), passive...)
+		require.NoError(t, a.Send([]byte("GET / HT")))
+		time.Sleep(50 * time.Millisecond)
+		r := startRecv(t, recvHTTP(c, gentcp.Infinity))
+		busy(t, c, true)
+		r.quiet("before the setopts")
+		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		r.quiet("at the setopts")
+		require.NoError(t, a.Send([]byte("TP/1.1\r\n")))
+		err := r.result().err
+		assert.True(t, errors.Is(err, gentcp.Einval), "RecvHTTP after a switch to raw: %v", err)
+		d, err := c.Recv(0, second)
+		require.NoError(t, err)
+		assert.Equal(t, "GET / HT", string(d.Bytes))
+		d, err = c.Recv(0, second)
+		require.NoError(t, err)
+		assert.Equal(t, "TP/1.1\r\n", string(d.Bytes))
+	})
+}
+
+// TestRecvLengthPendingAcrossSwitch: a pending Recv(N) takes exactly N
+// bytes, as they came, whatever type Setopts switches to meanwhile (OTP
+// reads the same N bytes, then strips a {packet,4} header from them or
+// parses them as an HTTP line: gentcp/doc.go).
+func TestRecvLengthPendingAcrossSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		to   gentcp.Option
+		n    int
+	}{
+		{"packet 4", gentcp.Packet(4), 8},
+		{"http_bin", gentcp.PacketHTTPBin, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c, a := e.connected(passive, passive...)
+			r := startRecv(t, recvData(c, tc.n, gentcp.Infinity))
+			busy(t, c, false)
+			r.quiet("before the setopts")
+			require.NoError(t, c.Setopts(tc.to))
+			r.quiet("at the setopts")
+			w := "\x00\x00\x00\x03abc\x00\x00\x00\x01dGET / HTTP/1.1\r\n"
+			require.NoError(t, a.Send([]byte(w)))
+			res := r.result()
+			require.NoError(t, res.err)
+			assert.Equal(t, w[:tc.n], string(res.d.Bytes))
+		})
+	}
+}
