@@ -158,7 +158,12 @@ all() ->
      http_httph_after_eoh, http_keep_alive, http_body_raw, http_packet_size, http_start_line_size,
      http_line_no_lf_limit, http_buffer_limit, http_active_modes, http_active_error_and_size,
      http_active_switch, http_deliver_port_active, http_peer_close_partial,
-     deliver_port_passive_recv
+     deliver_port_passive_recv,
+     %% a pending recv while setopts switches {packet,_} (scenarios_switch.hrl)
+     switch_raw_to_packet4, switch_packet4_to_raw, switch_line_to_raw, switch_line_to_packet4,
+     switch_raw_len_to_line, switch_http_to_httph,
+     switch_raw_len_to_packet4, switch_packet4_to_line, switch_raw_to_http_bin,
+     switch_http_bin_to_raw
     ].
 
 %% ===================================================================================
@@ -2173,3 +2178,4 @@ packet_protocol_invalid_active() ->
      end || {T, Good, Bad} <- protocol_invalid()].
 
 -include("scenarios_http.hrl").
+-include("scenarios_switch.hrl").
