@@ -62,7 +62,9 @@ func (s *Socket) RecvContext(ctx context.Context, length int, timeout time.Durat
 // the buffer option's bytes), and at most cap(dst)-len(dst) of it. A dst
 // without spare capacity grows by the buffer option first. Otherwise the
 // packet is taken as Recv takes it and copied onto dst. On an error dst is
-// returned as it was.
+// returned as it was. A RecvAppend waiting with {packet,raw} when Setopts
+// sets another type returns einval once a packet of that type is whole,
+// and leaves it for the next call (which frames it).
 func (s *Socket) RecvAppend(dst []byte, length int, timeout time.Duration) ([]byte, error) {
 	return s.RecvAppendContext(context.Background(), dst, length, timeout)
 }
@@ -158,10 +160,10 @@ func (s *Socket) recv(ctx context.Context, length int, timeout time.Duration, in
 		stale := length == 0 && s.staleRemain > 0 && s.o.packet == packetRaw
 		if switched || stale {
 			// Nothing to take: wait for the bytes.
-		} else if length == 0 && s.o.packet.isHTTP() != http {
-			// The other kind of call takes this type's packets. Where
-			// OTP's recv would return one, this one says einval and
-			// leaves it buffered for the call that takes it.
+		} else if length == 0 && (s.o.packet.isHTTP() != http || into != nil && s.o.packet != packetRaw) {
+			// Another call takes this type's packets (RecvHTTP or
+			// Recv). Where OTP's recv would return one, this one says
+			// einval and leaves it buffered for that call.
 			if _, _, err, ok := s.frameLocked(0, true); ok {
 				return Data{}, 0, Einval
 			} else if err != nil {

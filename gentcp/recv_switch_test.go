@@ -18,6 +18,7 @@ import (
 // pendingRecv is a recv running on its own goroutine.
 type pendingRecv struct {
 	t  *testing.T
+	f  func() recvResult
 	ch chan recvResult
 }
 
@@ -28,7 +29,7 @@ type recvResult struct {
 }
 
 func startRecv(t *testing.T, f func() recvResult) *pendingRecv {
-	r := &pendingRecv{t: t, ch: make(chan recvResult, 1)}
+	r := &pendingRecv{t: t, f: f, ch: make(chan recvResult, 1)}
 	go func() { r.ch <- f() }()
 	return r
 }
@@ -55,12 +56,19 @@ func (r *pendingRecv) result() recvResult {
 	return recvResult{}
 }
 
-// busy waits until s has a recv in progress: a poll of the same kind
-// answers ealready then (before, it finds nothing whole and takes nothing,
-// in every case here).
-func busy(t *testing.T, s *gentcp.Socket, http bool) {
-	t.Helper()
+// busy waits until r's recv is in progress on s: a poll of the same kind
+// answers ealready then (before, it finds nothing whole and takes
+// nothing, in every case here). A recv that began while a poll was in
+// progress got ealready itself; it is started again.
+func (r *pendingRecv) busy(s *gentcp.Socket, http bool) {
+	r.t.Helper()
 	for range 500 {
+		select {
+		case res := <-r.ch:
+			require.Equal(r.t, gentcp.Ealready, res.err, "the recv returned %q/%v before the setopts", res.d.Bytes, res.p)
+			go func() { r.ch <- r.f() }()
+		default:
+		}
 		var err error
 		if http {
 			_, err = s.RecvHTTP(0)
@@ -70,10 +78,10 @@ func busy(t *testing.T, s *gentcp.Socket, http bool) {
 		if err == gentcp.Ealready {
 			return
 		}
-		require.Equal(t, gentcp.Timeout, err, "a poll before the recv started")
+		require.Equal(r.t, gentcp.Timeout, err, "a poll before the recv started")
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("the recv did not start")
+	r.t.Fatal("the recv did not start")
 }
 
 func recvData(s *gentcp.Socket, length int, timeout time.Duration) func() recvResult {
@@ -112,7 +120,7 @@ func TestRecvPendingSwitchFramesAtArrival(t *testing.T) {
 			require.NoError(t, a.Send([]byte(tc.pre)))
 			time.Sleep(50 * time.Millisecond)
 			r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-			busy(t, c, false)
+			r.busy(c, false)
 			r.quiet("before the setopts")
 			require.NoError(t, c.Setopts(tc.to))
 			r.quiet("at the setopts, before the peer sent more")
@@ -140,7 +148,7 @@ func TestRecvPendingSwitchTimesOut(t *testing.T) {
 	require.NoError(t, a.Send([]byte("ab")))
 	time.Sleep(50 * time.Millisecond)
 	r := startRecv(t, recvData(c, 0, 300*time.Millisecond))
-	busy(t, c, false)
+	r.busy(c, false)
 	require.NoError(t, c.Setopts(gentcp.PacketRaw))
 	assert.Equal(t, gentcp.Timeout, r.result().err)
 	d, err := c.Recv(0, 100*time.Millisecond)
@@ -160,7 +168,7 @@ func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
 		require.NoError(t, a.Send([]byte(half)))
 		time.Sleep(50 * time.Millisecond)
 		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		busy(t, c, false)
+		r.busy(c, false)
 		r.quiet("before the setopts")
 		require.NoError(t, c.Setopts(gentcp.PacketRaw))
 		r.quiet("at the setopts")
@@ -178,7 +186,7 @@ func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
 		require.NoError(t, a.Send([]byte(half)))
 		time.Sleep(50 * time.Millisecond)
 		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		busy(t, c, false)
+		r.busy(c, false)
 		r.quiet("before the setopts")
 		require.NoError(t, c.Setopts(gentcp.PacketRaw))
 		r.quiet("at the setopts")
@@ -199,7 +207,7 @@ func TestRecvPendingAcrossHTTPSwitch(t *testing.T) {
 		e := newEnv(t)
 		c, a := e.connected(passive, passive...)
 		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		busy(t, c, false)
+		r.busy(c, false)
 		r.quiet("before the setopts")
 		require.NoError(t, c.Setopts(gentcp.PacketHTTPBin))
 		r.quiet("at the setopts")
@@ -226,7 +234,7 @@ func TestRecvPendingAcrossHTTPSwitch(t *testing.T) {
 		require.NoError(t, a.Send([]byte("GET / HT")))
 		time.Sleep(50 * time.Millisecond)
 		r := startRecv(t, recvHTTP(c, gentcp.Infinity))
-		busy(t, c, true)
+		r.busy(c, true)
 		r.quiet("before the setopts")
 		require.NoError(t, c.Setopts(gentcp.PacketRaw))
 		r.quiet("at the setopts")
@@ -259,7 +267,7 @@ func TestRecvLengthPendingAcrossSwitch(t *testing.T) {
 			e := newEnv(t)
 			c, a := e.connected(passive, passive...)
 			r := startRecv(t, recvData(c, tc.n, gentcp.Infinity))
-			busy(t, c, false)
+			r.busy(c, false)
 			r.quiet("before the setopts")
 			require.NoError(t, c.Setopts(tc.to))
 			r.quiet("at the setopts")
@@ -270,4 +278,29 @@ func TestRecvLengthPendingAcrossSwitch(t *testing.T) {
 			assert.Equal(t, w[:tc.n], string(res.d.Bytes))
 		})
 	}
+}
+
+// TestRecvAppendPendingAcrossSwitch: a RecvAppend waiting with
+// {packet,raw}, which copies raw bytes into the caller's buffer, cannot
+// return a {packet,4} packet once Setopts sets that type: it says einval
+// when the packet is whole and leaves it, header unread, for the next
+// call.
+func TestRecvAppendPendingAcrossSwitch(t *testing.T) {
+	e := newEnv(t)
+	c, a := e.connected(passive, passive...)
+	r := startRecv(t, func() recvResult {
+		b, err := c.RecvAppend(make([]byte, 0, 64), 0, gentcp.Infinity)
+		return recvResult{d: gentcp.Data{Bytes: b}, err: err}
+	})
+	r.busy(c, false)
+	require.NoError(t, c.Setopts(gentcp.Packet(4)))
+	r.quiet("at the setopts")
+	require.NoError(t, a.Send([]byte("\x00\x00")))
+	r.quiet("for half a header")
+	require.NoError(t, a.Send([]byte("\x00\x03abc")))
+	res := r.result()
+	assert.True(t, errors.Is(res.err, gentcp.Einval), "RecvAppend after a switch to {packet,4}: %q %v", res.d.Bytes, res.err)
+	b, err := c.RecvAppend(nil, 0, second)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", string(b))
 }
