@@ -22,6 +22,10 @@ type laggingReader struct {
 	// dropped (DroppedPackets: a full receive buffer), held those the link
 	// path kept and delivered again.
 	timeouts, retransmits, refused, held uint64
+	// badChecksums counts the segments A's netstack dropped for a wrong
+	// TCP checksum: B's link path rewrites the windows it sends while it
+	// holds segments, and must mend their checksums.
+	badChecksums uint64
 }
 
 // Lagging-reader scenario: A streams laggingMessages 64-byte {packet,4}
@@ -75,6 +79,7 @@ func streamToLaggingReader(t *testing.T, mtu uint32, tcp stack.TCPOptions) laggi
 			r.retransmits = a.Netstack().Stats().TCP.Retransmits.Value()
 			r.refused = b.Netstack().Stats().DroppedPackets.Value()
 			r.held = b.GuardStats().HeldSegments
+			r.badChecksums = a.Netstack().Stats().TCP.ChecksumErrors.Value()
 			return c.Close()
 		})
 		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, laggingMessages, 5*time.Microsecond) })
@@ -131,6 +136,9 @@ func TestLaggingReaderLosesNoSegments(t *testing.T) {
 					r.done, bound, r.held, r.retransmits, r.timeouts)
 				if r.timeouts != 0 {
 					t.Errorf("A had %d retransmission timeouts", r.timeouts)
+				}
+				if r.badChecksums != 0 {
+					t.Errorf("A dropped %d segments from B for a wrong checksum: a window B's link path rewrote kept the old checksum", r.badChecksums)
 				}
 				if mtu >= 16<<10 {
 					if r.retransmits != 0 {

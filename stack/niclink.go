@@ -136,9 +136,13 @@ func (l *nicLink) WritePackets(pkts netstack.PacketBufferList) (int, tcpip.Error
 // netstackChecksums reports whether netstack computed pkt's full TCP
 // checksum, as it does when the link does not offload it
 // (tcp/connect.go buildTCPHdr: RequiresTXTransportChecksum) and the packet
-// is no GSO packet whose checksum the link finishes.
+// is no GSO packet whose checksum the link finishes (NeedsCsum, host
+// GSO). With netstack's own segmentation (gVisor GSO, as memlink offers by
+// default) netstack cuts the segments itself and computes each one's
+// checksum (endpoint.go initGSO: NeedsCsum false; connect.go buildTCPHdr).
 func (l *nicLink) netstackChecksums(pkt *netstack.PacketBuffer) bool {
-	return l.Capabilities()&netstack.CapabilityTXChecksumOffload == 0 && pkt.GSOOptions.Type == netstack.GSONone
+	return l.Capabilities()&netstack.CapabilityTXChecksumOffload == 0 &&
+		(pkt.GSOOptions.Type == netstack.GSONone || !pkt.GSOOptions.NeedsCsum)
 }
 
 // inboundTCP locates the TCP header of a received frame.
