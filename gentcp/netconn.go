@@ -262,8 +262,10 @@ type Conn struct {
 	baseCancel context.CancelFunc
 	rdl, wdl   deadline
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	// closed: Close was called, the one record of it. Close sets it
+	// before it cancels base, so a Read or Write woken by that cancel
+	// tells Close from a new deadline by it.
+	closed atomic.Bool
 }
 
 // NewConn gives a connected socket that p owns to Go code as a net.Conn,
@@ -285,7 +287,7 @@ func NewConn(p *Process, s *Socket) (*Conn, error) {
 }
 
 func newConn(p *Process, s *Socket) *Conn {
-	c := &Conn{p: p, s: s, closed: make(chan struct{})}
+	c := &Conn{p: p, s: s}
 	la, _ := s.Sockname()
 	ra, _ := s.Peername()
 	c.laddr, c.raddr = net.TCPAddrFromAddrPort(la), net.TCPAddrFromAddrPort(ra)
@@ -299,14 +301,7 @@ func newConn(p *Process, s *Socket) *Conn {
 // Socket returns the gentcp socket under the conn.
 func (c *Conn) Socket() *Socket { return c.s }
 
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosed() bool { return c.closed.Load() }
 
 // Read reads up to len(b) bytes.
 func (c *Conn) Read(b []byte) (int, error) {
@@ -386,15 +381,10 @@ func (c *Conn) opErr(op string, err error) error {
 // in 5 s, or is still there after 180 s, is dropped with a reset);
 // SetLinger changes that.
 func (c *Conn) Close() error {
-	first := false
-	c.closeOnce.Do(func() {
-		first = true
-		close(c.closed)
-		c.baseCancel()
-	})
-	if !first {
+	if !c.closed.CompareAndSwap(false, true) {
 		return c.opErr("close", net.ErrClosed)
 	}
+	c.baseCancel()
 	c.s.closeAsGo(int(c.linger.Load()))
 	c.p.Exit()
 	return nil
