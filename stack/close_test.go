@@ -102,15 +102,7 @@ func connectGonet(tb testing.TB, p *testutil.Pair) (c, s net.Conn) {
 		tb.Fatal(err)
 	}
 	defer l.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
+	accepted := acceptOne(l)
 	c, err = gonet.DialTCP(p.B.Netstack(), tcpip.FullAddress{Addr: tcpip.AddrFromSlice(testutil.AddrA4.AsSlice()), Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
 		tb.Fatal(err)
@@ -121,4 +113,19 @@ func connectGonet(tb testing.TB, p *testutil.Pair) (c, s net.Conn) {
 		tb.Fatal("accept failed")
 	}
 	return c, s
+}
+
+// acceptOne accepts one connection on l in a goroutine of its own: the
+// channel gives it, or is closed if Accept fails.
+func acceptOne(l *gonet.TCPListener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	return accepted
 }

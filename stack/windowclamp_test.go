@@ -2,7 +2,6 @@ package stack_test
 
 import (
 	"bytes"
-	"net"
 	"testing"
 	"time"
 
@@ -40,15 +39,7 @@ func TestNetstackIgnoresWindowClamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
+	accepted := acceptOne(l)
 
 	// B receives: its endpoint is made here so the clamp is set before
 	// the handshake, as Linux's TCP_WINDOW_CLAMP would be.
