@@ -256,14 +256,13 @@ type Conn struct {
 	rmu sync.Mutex // one Read at a time (gen_tcp answers a second recv with ealready)
 	wmu sync.Mutex
 
-	// Each direction has a deadline whose contexts derive from base,
-	// cancelled by Close (netconn_deadline.go).
-	base       context.Context
-	baseCancel context.CancelFunc
-	rdl, wdl   deadline
+	// Each direction has a deadline whose contexts derive from one base
+	// context (netconn_deadline.go); cancel cancels it, for Close.
+	rdl, wdl deadline
+	cancel   context.CancelFunc
 
 	// closed: Close was called, the one record of it. Close sets it
-	// before it cancels base, so a Read or Write woken by that cancel
+	// before it calls cancel, so a Read or Write woken by that cancel
 	// tells Close from a new deadline by it.
 	closed atomic.Bool
 }
@@ -292,9 +291,10 @@ func newConn(p *Process, s *Socket) *Conn {
 	ra, _ := s.Peername()
 	c.laddr, c.raddr = net.TCPAddrFromAddrPort(la), net.TCPAddrFromAddrPort(ra)
 	c.linger.Store(-1)
-	c.base, c.baseCancel = context.WithCancel(context.Background())
-	c.rdl.init(c.base)
-	c.wdl.init(c.base)
+	base, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.rdl.init(base)
+	c.wdl.init(base)
 	return c
 }
 
@@ -384,7 +384,7 @@ func (c *Conn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return c.opErr("close", net.ErrClosed)
 	}
-	c.baseCancel()
+	c.cancel()
 	c.s.closeAsGo(int(c.linger.Load()))
 	c.p.Exit()
 	return nil

@@ -84,17 +84,45 @@ func (r *pendingRecv) busy(s *gentcp.Socket, http bool) {
 	r.t.Fatal("the recv did not start")
 }
 
-func recvData(s *gentcp.Socket, length int, timeout time.Duration) func() recvResult {
-	return func() recvResult {
-		d, err := s.Recv(length, timeout)
-		return recvResult{d: d, err: err}
+// acrossSwitch connects a passive socket c, of the type from (nil: raw),
+// to its peer a, has a send pre (if any) and waits for it to arrive,
+// starts recv(c) and, once it waits and has stayed quiet, sets to: the
+// recv is pending across the switch.
+func acrossSwitch(t *testing.T, from *gentcp.Option, pre string, recv func(c *gentcp.Socket) func() recvResult, http bool, to gentcp.Option) (c, a *gentcp.Socket, r *pendingRecv) {
+	t.Helper()
+	opts := passive
+	if from != nil {
+		opts = append(append([]gentcp.Option(nil), passive...), *from)
+	}
+	c, a = newEnv(t).connected(opts, passive...)
+	if pre != "" {
+		require.NoError(t, a.Send([]byte(pre)))
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = startRecv(t, recv(c))
+	r.busy(c, http)
+	r.quiet("before the setopts")
+	require.NoError(t, c.Setopts(to))
+	return c, a, r
+}
+
+// recvData and recvHTTP are the recvs acrossSwitch starts: Recv(length,
+// timeout) and RecvHTTP(timeout) on the socket it makes.
+func recvData(length int, timeout time.Duration) func(*gentcp.Socket) func() recvResult {
+	return func(c *gentcp.Socket) func() recvResult {
+		return func() recvResult {
+			d, err := c.Recv(length, timeout)
+			return recvResult{d: d, err: err}
+		}
 	}
 }
 
-func recvHTTP(s *gentcp.Socket, timeout time.Duration) func() recvResult {
-	return func() recvResult {
-		p, err := s.RecvHTTP(timeout)
-		return recvResult{p: p, err: err}
+func recvHTTP(timeout time.Duration) func(*gentcp.Socket) func() recvResult {
+	return func(c *gentcp.Socket) func() recvResult {
+		return func() recvResult {
+			p, err := c.RecvHTTP(timeout)
+			return recvResult{p: p, err: err}
+		}
 	}
 }
 
@@ -115,14 +143,7 @@ func TestRecvPendingSwitchFramesAtArrival(t *testing.T) {
 		{"line to packet 4", gentcp.PacketLine, gentcp.Packet(4), "\x00\x00\x00\x02ab", "x", "ab", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			c, a := e.connected(append(passive, tc.from), passive...)
-			require.NoError(t, a.Send([]byte(tc.pre)))
-			time.Sleep(50 * time.Millisecond)
-			r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-			r.busy(c, false)
-			r.quiet("before the setopts")
-			require.NoError(t, c.Setopts(tc.to))
+			c, a, r := acrossSwitch(t, &tc.from, tc.pre, recvData(0, gentcp.Infinity), false, tc.to)
 			r.quiet("at the setopts, before the peer sent more")
 			require.NoError(t, a.Send([]byte(tc.post)))
 			res := r.result()
@@ -143,13 +164,8 @@ func TestRecvPendingSwitchFramesAtArrival(t *testing.T) {
 // at the switch is not delivered by it; the recv's timeout ends the recv
 // and the next Recv gets the packet.
 func TestRecvPendingSwitchTimesOut(t *testing.T) {
-	e := newEnv(t)
-	c, a := e.connected(append(passive, gentcp.PacketLine), passive...)
-	require.NoError(t, a.Send([]byte("ab")))
-	time.Sleep(50 * time.Millisecond)
-	r := startRecv(t, recvData(c, 0, 300*time.Millisecond))
-	r.busy(c, false)
-	require.NoError(t, c.Setopts(gentcp.PacketRaw))
+	line := gentcp.PacketLine
+	c, _, r := acrossSwitch(t, &line, "ab", recvData(0, 500*time.Millisecond), false, gentcp.PacketRaw)
 	assert.Equal(t, gentcp.Timeout, r.result().err)
 	d, err := c.Recv(0, 100*time.Millisecond)
 	require.NoError(t, err)
@@ -161,16 +177,9 @@ func TestRecvPendingSwitchTimesOut(t *testing.T) {
 // returns the whole buffer, header and all; the peer's close before the
 // rest discards it (closed, then enotconn).
 func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
-	half := "\x00\x00\x00\x05ab"
+	half, p4 := "\x00\x00\x00\x05ab", gentcp.Packet(4)
 	t.Run("rest", func(t *testing.T) {
-		e := newEnv(t)
-		c, a := e.connected(append(passive, gentcp.Packet(4)), passive...)
-		require.NoError(t, a.Send([]byte(half)))
-		time.Sleep(50 * time.Millisecond)
-		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		r.busy(c, false)
-		r.quiet("before the setopts")
-		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		c, a, r := acrossSwitch(t, &p4, half, recvData(0, gentcp.Infinity), false, gentcp.PacketRaw)
 		r.quiet("at the setopts")
 		require.NoError(t, a.Send([]byte("cdefg")))
 		res := r.result()
@@ -181,14 +190,7 @@ func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
 		assert.Equal(t, "fg", string(d.Bytes))
 	})
 	t.Run("close", func(t *testing.T) {
-		e := newEnv(t)
-		c, a := e.connected(append(passive, gentcp.Packet(4)), passive...)
-		require.NoError(t, a.Send([]byte(half)))
-		time.Sleep(50 * time.Millisecond)
-		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		r.busy(c, false)
-		r.quiet("before the setopts")
-		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		c, a, r := acrossSwitch(t, &p4, half, recvData(0, gentcp.Infinity), false, gentcp.PacketRaw)
 		r.quiet("at the setopts")
 		require.NoError(t, a.Close())
 		assert.Equal(t, gentcp.Closed, r.result().err)
@@ -204,12 +206,7 @@ func TestRecvPendingSwitchPacket4HalfToRaw(t *testing.T) {
 // takes the new type gets it, and nothing is lost.
 func TestRecvPendingAcrossHTTPSwitch(t *testing.T) {
 	t.Run("raw to http_bin", func(t *testing.T) {
-		e := newEnv(t)
-		c, a := e.connected(passive, passive...)
-		r := startRecv(t, recvData(c, 0, gentcp.Infinity))
-		r.busy(c, false)
-		r.quiet("before the setopts")
-		require.NoError(t, c.Setopts(gentcp.PacketHTTPBin))
+		c, a, r := acrossSwitch(t, nil, "", recvData(0, gentcp.Infinity), false, gentcp.PacketHTTPBin)
 		r.quiet("at the setopts")
 		require.NoError(t, a.Send([]byte("GET / HT")))
 		r.quiet("for half a request line")
@@ -229,14 +226,8 @@ func TestRecvPendingAcrossHTTPSwitch(t *testing.T) {
 		assert.Equal(t, gentcp.HTTPEOH{}, p)
 	})
 	t.Run("http_bin to raw", func(t *testing.T) {
-		e := newEnv(t)
-		c, a := e.connected(append(passive, gentcp.PacketHTTPBin), passive...)
-		require.NoError(t, a.Send([]byte("GET / HT")))
-		time.Sleep(50 * time.Millisecond)
-		r := startRecv(t, recvHTTP(c, gentcp.Infinity))
-		r.busy(c, true)
-		r.quiet("before the setopts")
-		require.NoError(t, c.Setopts(gentcp.PacketRaw))
+		httpBin := gentcp.PacketHTTPBin
+		c, a, r := acrossSwitch(t, &httpBin, "GET / HT", recvHTTP(gentcp.Infinity), true, gentcp.PacketRaw)
 		r.quiet("at the setopts")
 		require.NoError(t, a.Send([]byte("TP/1.1\r\n")))
 		err := r.result().err
@@ -264,12 +255,7 @@ func TestRecvLengthPendingAcrossSwitch(t *testing.T) {
 		{"http_bin", gentcp.PacketHTTPBin, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			c, a := e.connected(passive, passive...)
-			r := startRecv(t, recvData(c, tc.n, gentcp.Infinity))
-			r.busy(c, false)
-			r.quiet("before the setopts")
-			require.NoError(t, c.Setopts(tc.to))
+			_, a, r := acrossSwitch(t, nil, "", recvData(tc.n, gentcp.Infinity), false, tc.to)
 			r.quiet("at the setopts")
 			w := "\x00\x00\x00\x03abc\x00\x00\x00\x01dGET / HTTP/1.1\r\n"
 			require.NoError(t, a.Send([]byte(w)))
@@ -286,14 +272,13 @@ func TestRecvLengthPendingAcrossSwitch(t *testing.T) {
 // when the packet is whole and leaves it, header unread, for the next
 // call.
 func TestRecvAppendPendingAcrossSwitch(t *testing.T) {
-	e := newEnv(t)
-	c, a := e.connected(passive, passive...)
-	r := startRecv(t, func() recvResult {
-		b, err := c.RecvAppend(make([]byte, 0, 64), 0, gentcp.Infinity)
-		return recvResult{d: gentcp.Data{Bytes: b}, err: err}
-	})
-	r.busy(c, false)
-	require.NoError(t, c.Setopts(gentcp.Packet(4)))
+	recvAppend := func(c *gentcp.Socket) func() recvResult {
+		return func() recvResult {
+			b, err := c.RecvAppend(make([]byte, 0, 64), 0, gentcp.Infinity)
+			return recvResult{d: gentcp.Data{Bytes: b}, err: err}
+		}
+	}
+	c, a, r := acrossSwitch(t, nil, "", recvAppend, false, gentcp.Packet(4))
 	r.quiet("at the setopts")
 	require.NoError(t, a.Send([]byte("\x00\x00")))
 	r.quiet("for half a header")

@@ -41,23 +41,23 @@ import (
 // collapse at MTU 65520 (sim's TestLaggingReaderLosesNoSegments).
 //
 // The hold is opt-in (TCPOptions.HoldReceiveBufferDrops): on a quiet
-// machine it nearly halved a small-message stream's rate at MTU 65520,
-// as a sender never cut back by a loss stops coalescing its writes
-// (BENCHMARKS.md). It sits in the link path New builds (nicLink). When a data segment
-// of an established connection leaves netstack's DroppedPackets higher
-// than before its delivery, the hold copies the frame; later data
-// segments of that connection queue behind it, in order, and segments
-// without payload (ACKs, FIN, RST) pass, as netstack would have admitted
-// them. While segments wait, the connection's outgoing segments advertise
-// a zero window (see sent), so the peer stops instead of sending what
-// would only wait too. The queue is delivered again, through the
-// stale-ACK repair, when netstack sends a segment on the connection (it
-// does after a read frees enough room for a window update) and on a timer
-// that backs off from holdRetryMin to holdRetryMax while netstack still
-// refuses; it stops at the first segment refused again. A connection
-// holds at most twice its receive buffer in frames and the stack
-// holdLimit: beyond that, netstack's drop stands. A SYN or RST, received
-// or sent, forgets the connection's queue.
+// machine it nearly halved a small-message stream's rate at MTU 65520, as
+// a sender never cut back by a loss stops coalescing its writes
+// (BENCHMARKS.md). It sits in the link path New builds (nicLink). When a
+// data segment of an established connection leaves netstack's
+// DroppedPackets higher than before its delivery, the hold copies the
+// frame; later data segments of that connection queue behind it, in order,
+// and segments without payload (ACKs, FIN, RST) pass, as netstack would
+// have admitted them. While segments wait, the connection's outgoing
+// segments advertise a zero window (see sent), so the peer stops instead
+// of sending what would only wait too. The queue is delivered again,
+// through the stale-ACK repair, when netstack sends a segment on the
+// connection (it does after a read frees enough room for a window update)
+// and on a timer that backs off from holdRetryMin to holdRetryMax while
+// netstack still refuses; it stops at the first segment refused again. A
+// connection holds at most twice its receive buffer in frames and the
+// stack holdLimit: beyond that, netstack's drop stands. A SYN or RST,
+// received or sent, forgets the connection's queue.
 //
 // The hold compares no sequence numbers (the queue is in arrival order,
 // and netstack sorts out duplicates and reordering as it would have), so

@@ -1,6 +1,7 @@
 package otp_test
 
 import (
+	"slices"
 	"time"
 
 	"github.com/usertcp/usertcp/gentcp"
@@ -25,17 +26,9 @@ func switchType(t string) gentcp.Option {
 	return packetType(t)
 }
 
-func switchIsHTTP(t string) bool {
-	switch t {
-	case "http", "httph", "http_bin", "httph_bin":
-		return true
-	}
-	return false
-}
-
 // switchRecv is recv(C, Length, Timeout) on a socket of type t.
 func switchRecv(c *gentcp.Socket, t string, length int, tmo time.Duration) any {
-	if switchIsHTTP(t) {
+	if slices.Contains(httpTypes, t) {
 		return RH(c.RecvHTTP(tmo))
 	}
 	return RD(c.Recv(length, tmo))
