@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
@@ -154,8 +155,9 @@ func ShowEconnreset(on bool) Option { return Option{"show_econnreset", on} }
 func Buffer(n int) Option { return Option{"buffer", n} }
 
 // Recbuf is {recbuf,N}: netstack's receive buffer size in bytes (at
-// least 2304, Linux's minimum); it raises buffer to N unless buffer was
-// set.
+// least 2304, Linux's minimum, which getopts reports; netstack itself
+// gets at least 4096, as smaller buffers can stall it); it raises buffer
+// to N unless buffer was set.
 func Recbuf(n int) Option { return Option{"recbuf", n} }
 
 // Sndbuf is {sndbuf,N}: netstack's send buffer size in bytes (at least
@@ -343,6 +345,20 @@ const (
 	minSndbuf = 4608
 	minRecbuf = 2304
 )
+
+// netstackMinRecbuf is the smallest receive buffer netstack itself gets
+// (getopts still reports what was set, at least minRecbuf). Netstack
+// charges a held segment its payload plus tcp.SegOverheadSize (636 bytes)
+// against the buffer, holds out-of-order segments while their payload
+// fits in three quarters of it, and drops every segment with data while
+// the charge is above the buffer; it never prunes what it holds. Below
+// four times the overhead one held out-of-order segment of more than
+// about 1500 bytes is charged more than the whole buffer, so the
+// retransmission that would fill the hole is dropped too, for ever (a
+// 2304-byte buffer set after connect, with 4 KiB segments, stalled).
+// Linux prunes its out-of-order queue instead. 4096 is netstack's own
+// MinBufferSize.
+const netstackMinRecbuf = tcp.MinBufferSize
 
 // sockOpts is the resolved option set of one socket. Its zero value is not
 // meaningful; start from defaultOpts.

@@ -162,7 +162,7 @@ func (n *Node) applyEndpointOpts(ep tcpip.Endpoint, o, old *sockOpts) {
 		so.SetReuseAddress(o.reuseaddr)
 	}
 	if o.recbuf > 0 && (old == nil || old.recbuf != o.recbuf) {
-		so.SetReceiveBufferSize(int64(o.recbuf), true)
+		so.SetReceiveBufferSize(int64(max(o.recbuf, netstackMinRecbuf)), true)
 	}
 	if o.sndbuf > 0 && (old == nil || old.sndbuf != o.sndbuf) {
 		so.SetSendBufferSize(int64(o.sndbuf), true)
