@@ -121,6 +121,16 @@
 // packet framing; active delivery with once/N flow control; the
 // controlling process and its mailbox moves.
 //
+// It also corks a stream of small sends, as Linux's autocorking does for
+// OTP, where netstack would send one segment per {nodelay,true} write: a
+// send under 4 KiB that follows another small send, with nothing
+// delivered to the application in between, waits in the send queue, and
+// the drain writes everything queued by then in one endpoint write
+// (send.go corkLocked). A request after a reply, a bulk send and a send
+// on a connection that is not ESTABLISHED are written at once. Corked
+// bytes count neither in getstat's send_pend nor against the
+// watermarks: in OTP they would be in the kernel's buffer.
+//
 // # Where each concern lives
 //
 // A call's name leads to its file; each file's opening comment says what
@@ -129,7 +139,7 @@
 //	socket.go    the Socket type, its shared state and the lock order; making a socket and its endpoint
 //	connect.go   Connect
 //	listen.go    Listen and Accept (the backlog)
-//	send.go      Send, the send queue with its watermarks, the drain goroutine
+//	send.go      Send, the send queue with its watermarks, corking, the drain goroutine
 //	recv.go      passive Recv and RecvAppend, the receive buffer and its rules, taking a framed packet
 //	active.go    active mode: the reader, delivery, once/N and tcp_passive
 //	close.go     Close, Shutdown, and exit_on_close when the peer closes

@@ -1,7 +1,7 @@
 // send.go owns gen_tcp:send: the header of {packet,N}, the user-level
-// send queue with its watermarks and send_timeout, the drain goroutine that
-// empties it, and the one-shot reporting of a send that failed in the
-// background.
+// send queue with its watermarks and send_timeout, the corking of a stream
+// of small sends, the drain goroutine that empties the queue, and the
+// one-shot reporting of a send that failed in the background.
 //
 // Locks: Send and the drain hold s.mu, releasing it only while they wait
 // for room; a background failure told to an active owner takes the
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
@@ -75,13 +76,27 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	// is; only a send that finds the queue non-empty and takes it to
 	// high_watermark makes the port busy and waits (checked on erl: a
 	// first 16 MiB send to a peer that does not read returns ok at once).
-	wasEmpty := len(s.sq) == 0
-	if wasEmpty {
-		n, terr := s.writeLocked(head, data)
-		if terr != nil {
-			if _, again := terr.(*tcpip.ErrWouldBlock); !again {
+	cork := s.corkLocked(len(head) + len(data))
+	if s.sqLen == s.corked {
+		// OTP's queue is empty: what the cork holds would be in the
+		// kernel's buffer there.
+		if cork && s.corked+len(head)+len(data) < min(corkMax, s.o.highWatermark) {
+			s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+			s.corked += len(head) + len(data)
+			return nil
+		}
+		if s.corked > 0 {
+			// A send that is not corked goes after the corked bytes,
+			// which are written first, as they would be by now in OTP.
+			if _, terr := s.writeQueueLocked(); failed(terr) {
 				return s.sendFailedLocked(s.isResetLocked(terr))
 			}
+		}
+	}
+	if len(s.sq) == 0 {
+		n, terr := s.writeLocked(head, data)
+		if failed(terr) {
+			return s.sendFailedLocked(s.isResetLocked(terr))
 		}
 		// Queue what the endpoint did not take.
 		if n < len(head) {
@@ -91,7 +106,7 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 		}
 		return nil
 	}
-	if s.sqLen+len(head)+len(data) < s.o.highWatermark {
+	if s.pendingLocked()+len(head)+len(data) < s.o.highWatermark {
 		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
 		return nil
 	}
@@ -109,6 +124,58 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	err := s.waitNotBusyLocked(ctx, limit)
 	s.unborrowLocked(data)
 	return err
+}
+
+// failed reports whether a write to the endpoint failed, as opposed to
+// taking everything or taking what it had room for.
+func failed(terr tcpip.Error) bool {
+	if terr == nil {
+		return false
+	}
+	_, again := terr.(*tcpip.ErrWouldBlock)
+	return !again
+}
+
+// pendingLocked is OTP's send_pend: the bytes queued because the endpoint
+// had no room for them, not counting what the cork holds (which would be
+// in the kernel's buffer in OTP). The watermarks apply to it.
+func (s *Socket) pendingLocked() int { return s.sqLen - s.corked }
+
+// corkMax bounds what the cork holds before a send writes it itself: a
+// sender that keeps the drain from the lock still hands netstack 64 KiB
+// at a time. high_watermark bounds it too: what the endpoint has no room
+// for becomes pending, and in OTP only a send that waits takes the queue
+// to high_watermark.
+const corkMax = 64 << 10
+
+// smallSend is the size below which a send may be corked (corkLocked).
+// Below it the copy into the queue costs less than the endpoint write and
+// the segment it saves; bulk sends stay direct.
+const smallSend = 4096
+
+// corkLocked reports whether a send of n bytes, header included, should
+// wait in the queue for the drain even though nothing is pending there
+// (the queue is empty or holds only corked bytes): it is small, it
+// follows a small send with nothing delivered to the application since
+// (a stream of messages, not a request and its reply), and the
+// connection is established. It records this send for the next.
+//
+// This is what Linux's autocorking does for OTP: a small write behind
+// data still on its way is held, and the drain's one endpoint write then
+// carries every message that queued meanwhile, where netstack, which has
+// no such rule, would send one segment per nodelay write. A request after
+// a reply, or any send on an idle socket, is written at once, so round
+// trips pay no goroutine hop. Outside ESTABLISHED every send writes
+// directly, so that a write the endpoint refuses (after the peer's FIN or
+// reset) fails the send that made it, as a kernel write does in OTP.
+// Corked bytes are not pending (pendingLocked): for OTP they are in the
+// kernel's buffer, so they count neither in send_pend nor against the
+// watermarks, and a send that is not corked writes them before its own.
+func (s *Socket) corkLocked(n int) bool {
+	small := n < smallSend
+	follows := s.smallSent && s.smallSentRecvs == s.stats.recvCnt
+	s.smallSent, s.smallSentRecvs = small, s.stats.recvCnt
+	return small && follows && tcp.EndpointState(s.ep.State()) == tcp.StateEstablished
 }
 
 // unborrowLocked replaces what is left of data in the queue, if anything,
@@ -131,37 +198,84 @@ func (s *Socket) unborrowLocked(data []byte) {
 // writeLocked writes head and data to the endpoint without blocking and
 // returns how many bytes it took. The two parts go to netstack as one
 // payload, without being joined into a new slice first.
-//
-// The payload is a twoPart of its own, not a field inside the Socket:
-// netstack's endpoint keeps the last payload it read from (its reused
-// io.LimitedReader's R) for as long as it lives, TIME_WAIT included, and a
-// pointer into the Socket would keep the whole closed socket alive with it.
 func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
 	if s.wbuf == nil {
-		s.wbuf = new(twoPart)
+		s.wbuf = new(payload)
 	}
-	*s.wbuf = twoPart{head: head, data: data}
-	n, err := s.ep.Write(s.wbuf, tcpip.WriteOptions{})
+	s.wbuf.two = [2][]byte{head, data}
+	return s.writePartsLocked(s.wbuf.two[:])
+}
+
+// writeQueueLocked writes as much of the whole queue as the endpoint
+// takes in one write (so the messages a cork held leave as one segment)
+// and removes it from the queue. Nothing is corked after it: what the
+// endpoint did not take is queued for want of room.
+func (s *Socket) writeQueueLocked() (int, tcpip.Error) {
+	n, terr := s.writePartsLocked(s.sq)
+	s.sqLen -= n
+	s.corked = 0
+	for left := n; left > 0; {
+		if left < len(s.sq[0]) {
+			s.sq[0] = s.sq[0][left:]
+			break
+		}
+		left -= len(s.sq[0])
+		s.sq[0] = nil
+		s.sq = s.sq[1:]
+	}
+	return n, terr
+}
+
+// writePartsLocked writes parts to the endpoint as one payload.
+//
+// The payload is s.wbuf, not a field inside the Socket: netstack's
+// endpoint keeps the last payload it read from (its reused
+// io.LimitedReader's R) for as long as it lives, TIME_WAIT included, and a
+// pointer into the Socket would keep the whole closed socket alive with it.
+func (s *Socket) writePartsLocked(parts [][]byte) (int, tcpip.Error) {
+	if s.wbuf == nil {
+		s.wbuf = new(payload)
+	}
+	p := s.wbuf
+	p.parts, p.off, p.left = parts, 0, 0
+	for _, b := range parts {
+		p.left += len(b)
+	}
+	n, err := s.ep.Write(p, tcpip.WriteOptions{})
 	// Do not keep the caller's bytes reachable from the socket (or from
 	// the endpoint, which holds on to wbuf).
-	*s.wbuf = twoPart{}
+	*p = payload{}
 	return int(n), err
 }
 
-// twoPart is a tcpip.Payloader over a {packet,N} header and its payload.
-type twoPart struct{ head, data []byte }
+// payload is a tcpip.Payloader over byte slices read as one: a send's
+// {packet,N} header and its data, or the queue's entries. Reading does
+// not modify the slices, so the queue can be trimmed by what the endpoint
+// took afterwards.
+type payload struct {
+	two   [2][]byte // a send's header and data, without allocating parts
+	parts [][]byte
+	off   int // bytes of parts[0] already read
+	left  int // bytes not read yet
+}
 
-func (p *twoPart) Len() int { return len(p.head) + len(p.data) }
+func (p *payload) Len() int { return p.left }
 
-func (p *twoPart) Read(b []byte) (int, error) {
-	if p.Len() == 0 {
+func (p *payload) Read(b []byte) (int, error) {
+	if p.left == 0 {
 		return 0, io.EOF
 	}
-	n := copy(b, p.head)
-	p.head = p.head[n:]
-	m := copy(b[n:], p.data)
-	p.data = p.data[m:]
-	return n + m, nil
+	n := 0
+	for n < len(b) && len(p.parts) > 0 {
+		m := copy(b[n:], p.parts[0][p.off:])
+		n += m
+		p.off += m
+		if p.off == len(p.parts[0]) {
+			p.parts, p.off = p.parts[1:], 0
+		}
+	}
+	p.left -= n
+	return n, nil
 }
 
 func (s *Socket) enqueueLocked(b []byte) {
@@ -241,7 +355,7 @@ func (s *Socket) waitNotBusyLocked(ctx context.Context, limit time.Duration) err
 }
 
 func (s *Socket) dropQueueLocked() {
-	s.sq, s.sqLen, s.busy = nil, 0, false
+	s.sq, s.sqLen, s.corked, s.busy = nil, 0, 0, false
 }
 
 // sendFailedLocked records a failed send by the caller: a write the
@@ -331,16 +445,9 @@ func (s *Socket) drain() {
 			s.notifyLocked()
 			return
 		}
-		n, terr := s.writeLocked(nil, s.sq[0])
+		n, terr := s.writeQueueLocked()
 		if n > 0 {
-			if n == len(s.sq[0]) {
-				s.sq[0] = nil
-				s.sq = s.sq[1:]
-			} else {
-				s.sq[0] = s.sq[0][n:]
-			}
-			s.sqLen -= n
-			if s.busy && s.sqLen < s.o.lowWatermark {
+			if s.busy && s.pendingLocked() < s.o.lowWatermark {
 				s.busy = false
 				s.notifyLocked()
 			}

@@ -98,10 +98,15 @@ type Socket struct {
 	// Send side: what the endpoint did not take yet (OTP's driver queue).
 	sq            [][]byte
 	sqLen         int
+	corked        int      // bytes at the queue's front held by the cork (corkLocked), not for want of room
 	draining      bool     // the drain goroutine runs
 	busy          bool     // the queue reached high_watermark and not yet low_watermark
 	shutAfterSend bool     // shutdown(write) waits for the queue
-	wbuf          *twoPart // the payload of the write in progress (writeLocked)
+	wbuf          *payload // the payload of the write in progress (writePartsLocked)
+	// smallSent: the last send was small, and recvCnt was smallSentRecvs
+	// then (corkLocked).
+	smallSent      bool
+	smallSentRecvs int
 
 	stats stats
 }

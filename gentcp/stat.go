@@ -152,7 +152,7 @@ func (s *Socket) Getstat(keys ...string) ([]Stat, error) {
 		case "send_avg":
 			v = int(s.stats.sendAvg)
 		case "send_pend":
-			v = s.sqLen
+			v = s.pendingLocked()
 		default:
 			return nil, Einval
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // smallSegmentLoss streams n 64-byte {packet,4} messages with
-// {nodelay,true} from A to B, ten every 25 µs of virtual time, so that
+// {nodelay,true} from A to B, one every 2.5 µs of virtual time, so that
 // each message is a segment of its own and thousands are in flight. The
 // link from A to B is cut twice: for 1 ms at 5 ms (a hole, with delivered
 // segments above it) and for 100 ms at 8 ms (the tail of the stream, so
@@ -53,7 +53,7 @@ func smallSegmentLoss(t *testing.T, tcp stack.TCPOptions) (done time.Duration, t
 			timeouts = a.Netstack().Stats().TCP.Timeouts.Value()
 			return c.Close()
 		})
-		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, n, 25*time.Microsecond) })
+		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, n, 2500*time.Nanosecond) })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,23 +91,22 @@ func TestSmallSegmentLossRecovery(t *testing.T) {
 }
 
 // sendSmallMessages is A's side of the small-segment scenarios: it
-// connects to B's port 7 with {packet,4} and {nodelay,true}, so each
-// message is a segment of its own, sends n 64-byte messages, ten every
-// gap of virtual time, and waits for B to close (A's stack must stay up
-// until B has it all).
+// connects to B's port 7 with {packet,4} and {nodelay,true} and sends n
+// 64-byte messages, one every gap of virtual time, so each message is a
+// segment of its own (messages sent back to back would share segments:
+// gentcp corks a stream of small sends), and waits for B to close (A's
+// stack must stay up until B has it all).
 func sendSmallMessages(p *gentcp.Process, n int, gap time.Duration) error {
 	c, err := p.Connect("b", 7, time.Second, gentcp.Binary, gentcp.Packet(4), gentcp.Active(false), gentcp.Nodelay(true))
 	if err != nil {
 		return err
 	}
 	msg := make([]byte, 64)
-	for i := range n {
+	for range n {
 		if err := c.Send(msg); err != nil {
 			return err
 		}
-		if i%10 == 9 {
-			p.Sleep(gap)
-		}
+		p.Sleep(gap)
 	}
 	if _, err := c.Recv(0, gentcp.Infinity); !errors.Is(err, gentcp.Closed) {
 		return err

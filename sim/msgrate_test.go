@@ -29,8 +29,8 @@ type laggingReader struct {
 }
 
 // Lagging-reader scenario: A streams laggingMessages 64-byte {packet,4}
-// messages with {nodelay,true}, ten every 5 µs of virtual time (2 million
-// a second, so each is a 68-byte segment of its own), and B reads them
+// messages with {nodelay,true}, one every 500 ns of virtual time (2
+// million a second, each a 68-byte segment of its own), and B reads them
 // passively but stops for laggingStall after every laggingEvery
 // messages, as a reader does that the scheduler leaves aside for a while.
 const (
@@ -82,7 +82,7 @@ func streamToLaggingReader(t *testing.T, mtu uint32, tcp stack.TCPOptions) laggi
 			r.badChecksums = a.Netstack().Stats().TCP.ChecksumErrors.Value()
 			return c.Close()
 		})
-		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, laggingMessages, 5*time.Microsecond) })
+		s.Go(s.A(), func(p *gentcp.Process) error { return sendSmallMessages(p, laggingMessages, 500*time.Nanosecond) })
 	})
 	if err != nil {
 		t.Fatal(err)

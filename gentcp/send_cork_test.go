@@ -1,0 +1,107 @@
+package gentcp_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/usertcp/usertcp/gentcp"
+)
+
+// A stream of small sends is corked: the messages that queue behind one
+// endpoint write leave in one segment, as Linux's autocorking sends OTP's.
+// Without the cork netstack sends one segment per nodelay write, and a
+// reader that falls behind them overflows its buffer (netstack charges
+// each queued segment about 1 KB beyond its payload): 8,000-18,000
+// segments and thousands retransmitted for these 20,000 messages.
+func TestSmallSendsInAStreamShareSegments(t *testing.T) {
+	e, c, a := nodelayPair(t)
+	const msgs = 20000
+	tcp := e.pair.B.Netstack().Stats().TCP
+	before := tcp.SegmentsSent.Value()
+	got := make(chan error, 1)
+	go func() {
+		for i := range msgs {
+			d, err := a.Recv(0, 5*second)
+			if err != nil {
+				got <- err
+				return
+			}
+			if n := binary.BigEndian.Uint64(d.Bytes); n != uint64(i) || len(d.Bytes) != 64 {
+				got <- assert.AnError
+				t.Errorf("message %d: got number %d, %d bytes", i, n, len(d.Bytes))
+				return
+			}
+		}
+		got <- nil
+	}()
+	msg := make([]byte, 64)
+	for i := range msgs {
+		binary.BigEndian.PutUint64(msg, uint64(i))
+		require.NoError(t, c.Send(msg))
+	}
+	require.NoError(t, <-got, "every message arrives, in order")
+	segs := tcp.SegmentsSent.Value() - before
+	t.Logf("%d messages in %d segments, %d retransmitted, %d timeouts", msgs, segs, tcp.Retransmits.Value(), tcp.Timeouts.Value())
+	assert.Less(t, segs, uint64(msgs/4), "small sends in a stream share segments")
+	require.NoError(t, c.Close())
+	require.NoError(t, a.Close())
+}
+
+// The same in bursts: a burst of small sends after a reply leaves in a
+// few segments, not one a message, however open the window is.
+func TestBurstOfSmallSendsSharesSegments(t *testing.T) {
+	e, c, a := nodelayPair(t)
+	const bursts, burst = 200, 16
+	tcp := e.pair.B.Netstack().Stats().TCP
+	before := tcp.SegmentsSent.Value()
+	msg := make([]byte, 64)
+	for range bursts {
+		for range burst {
+			require.NoError(t, c.Send(msg))
+		}
+		for range burst {
+			_, err := a.Recv(0, 5*second)
+			require.NoError(t, err)
+		}
+		require.NoError(t, a.Send([]byte("ok")))
+		_, err := c.Recv(0, 5*second)
+		require.NoError(t, err)
+	}
+	segs := tcp.SegmentsSent.Value() - before
+	t.Logf("%d bursts of %d messages in %d segments", bursts, burst, segs)
+	// One segment a message and the ACKs of the replies would be 3,400.
+	assert.Less(t, segs, uint64(bursts*burst/2), "a burst of small sends shares segments")
+	require.NoError(t, c.Close())
+	require.NoError(t, a.Close())
+}
+
+// A reply, a send that follows a delivery to the application, is written
+// to the endpoint at once (nothing queued, corked or not, when Send
+// returns): a round trip pays no goroutine hop for the cork.
+func TestReplyIsNotCorked(t *testing.T) {
+	_, c, a := nodelayPair(t)
+	for i := range 200 {
+		require.NoError(t, c.Send([]byte("ping")))
+		require.Zero(t, gentcp.Queued(c), "request %d queued", i)
+		_, err := a.Recv(0, 5*second)
+		require.NoError(t, err)
+		require.NoError(t, a.Send([]byte("pong")))
+		require.Zero(t, gentcp.Queued(a), "reply %d queued", i)
+		_, err = c.Recv(0, 5*second)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Close())
+	require.NoError(t, a.Close())
+}
+
+// nodelayPair connects two passive {packet,4} sockets with nodelay, so
+// that only the cork, not Nagle, can make small sends share a segment.
+func nodelayPair(t *testing.T) (*env, *gentcp.Socket, *gentcp.Socket) {
+	e := newEnv(t)
+	opts := append([]gentcp.Option{gentcp.Packet(4), gentcp.Nodelay(true)}, passive...)
+	c, a := e.connected(opts, opts...)
+	return e, c, a
+}
