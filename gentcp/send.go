@@ -81,7 +81,7 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 		// OTP's queue is empty: what the cork holds would be in the
 		// kernel's buffer there.
 		if cork && s.corked+len(head)+len(data) < min(corkMax, s.o.highWatermark) {
-			s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+			s.enqueueCopyLocked(head, data)
 			s.corked += len(head) + len(data)
 			return nil
 		}
@@ -100,14 +100,14 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 		}
 		// Queue what the endpoint did not take.
 		if n < len(head) {
-			s.enqueueLocked(append(append([]byte(nil), head[n:]...), data...))
-		} else if n-len(head) < len(data) {
-			s.enqueueLocked(append([]byte(nil), data[n-len(head):]...))
+			s.enqueueCopyLocked(head[n:], data)
+		} else {
+			s.enqueueCopyLocked(nil, data[n-len(head):])
 		}
 		return nil
 	}
 	if s.pendingLocked()+len(head)+len(data) < s.o.highWatermark {
-		s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
+		s.enqueueCopyLocked(head, data)
 		return nil
 	}
 	// This send takes the queue to high_watermark: the port is busy and
@@ -199,11 +199,9 @@ func (s *Socket) unborrowLocked(data []byte) {
 // returns how many bytes it took. The two parts go to netstack as one
 // payload, without being joined into a new slice first.
 func (s *Socket) writeLocked(head, data []byte) (int, tcpip.Error) {
-	if s.wbuf == nil {
-		s.wbuf = new(payload)
-	}
-	s.wbuf.two = [2][]byte{head, data}
-	return s.writePartsLocked(s.wbuf.two[:])
+	p := s.payloadLocked()
+	p.two = [2][]byte{head, data}
+	return s.writePartsLocked(p.two[:])
 }
 
 // writeQueueLocked writes as much of the whole queue as the endpoint
@@ -233,10 +231,7 @@ func (s *Socket) writeQueueLocked() (int, tcpip.Error) {
 // io.LimitedReader's R) for as long as it lives, TIME_WAIT included, and a
 // pointer into the Socket would keep the whole closed socket alive with it.
 func (s *Socket) writePartsLocked(parts [][]byte) (int, tcpip.Error) {
-	if s.wbuf == nil {
-		s.wbuf = new(payload)
-	}
-	p := s.wbuf
+	p := s.payloadLocked()
 	p.parts, p.off, p.left = parts, 0, 0
 	for _, b := range parts {
 		p.left += len(b)
@@ -246,6 +241,14 @@ func (s *Socket) writePartsLocked(parts [][]byte) (int, tcpip.Error) {
 	// the endpoint, which holds on to wbuf).
 	*p = payload{}
 	return int(n), err
+}
+
+// payloadLocked is the socket's one payload, made at its first write.
+func (s *Socket) payloadLocked() *payload {
+	if s.wbuf == nil {
+		s.wbuf = new(payload)
+	}
+	return s.wbuf
 }
 
 // payload is a tcpip.Payloader over byte slices read as one: a send's
@@ -276,6 +279,12 @@ func (p *payload) Read(b []byte) (int, error) {
 	}
 	p.left -= n
 	return n, nil
+}
+
+// enqueueCopyLocked queues a copy of head and data as one entry, so that
+// the queue does not refer to the caller's bytes once Send returns.
+func (s *Socket) enqueueCopyLocked(head, data []byte) {
+	s.enqueueLocked(append(append(make([]byte, 0, len(head)+len(data)), head...), data...))
 }
 
 func (s *Socket) enqueueLocked(b []byte) {
@@ -449,14 +458,13 @@ func (s *Socket) drain() {
 		if n > 0 {
 			if s.busy && s.pendingLocked() < s.o.lowWatermark {
 				s.busy = false
-				s.notifyLocked()
 			}
 			s.notifyLocked()
 		}
 		if terr == nil {
 			continue
 		}
-		if _, again := terr.(*tcpip.ErrWouldBlock); again {
+		if !failed(terr) {
 			s.mu.Unlock()
 			s.node.waitEither(ch, nil)
 			s.mu.Lock()

@@ -105,3 +105,38 @@ func nodelayPair(t *testing.T) (*env, *gentcp.Socket, *gentcp.Socket) {
 	c, a := e.connected(opts, opts...)
 	return e, c, a
 }
+
+// What the cork holds is delivered, in order, when the sender closes or
+// shuts down writing right after its last send, as OTP delivers what is
+// in the kernel's buffer: the end of the stream comes after the data.
+func TestCorkedSendsOutliveCloseAndShutdown(t *testing.T) {
+	for _, end := range []string{"close", "shutdown"} {
+		t.Run(end, func(t *testing.T) {
+			_, c, a := nodelayPair(t)
+			const msgs = 500
+			msg := make([]byte, 64)
+			for i := range msgs {
+				binary.BigEndian.PutUint64(msg, uint64(i))
+				require.NoError(t, c.Send(msg))
+			}
+			corked := gentcp.Queued(c)
+			if end == "close" {
+				require.NoError(t, c.Close())
+			} else {
+				require.NoError(t, c.Shutdown(gentcp.ShutdownWrite))
+			}
+			t.Logf("%d bytes queued when the stream ended", corked)
+			for i := range msgs {
+				d, err := a.Recv(0, 5*second)
+				require.NoError(t, err, "message %d", i)
+				require.Equal(t, uint64(i), binary.BigEndian.Uint64(d.Bytes), "message %d", i)
+			}
+			_, err := a.Recv(0, 5*second)
+			require.ErrorIs(t, err, gentcp.Closed, "the end of the stream follows the data")
+			if end == "shutdown" {
+				require.NoError(t, c.Close())
+			}
+			require.NoError(t, a.Close())
+		})
+	}
+}
