@@ -120,3 +120,37 @@ func TestRecvReleaseAllocatesLess(t *testing.T) {
 	}
 	assert.Less(t, released, limit, "releasing each Data saved less than %s of the allocation", saved)
 }
+
+// BenchmarkReadArray is the price of a bulk read's array alone, without
+// the stack: a 64 KiB array for each read, filled and handed out, that the
+// caller keeps (plain Recv: the array is garbage once the Data is) or
+// releases (Recv with Data.Release), against one array reused (RecvAppend
+// into the caller's buffer). BENCHMARKS.md reads the kept case's cost from
+// it: Go's heap returns the garbage arrays' pages to the kernel as the
+// heap grows, and the next arrays fault them back in.
+func BenchmarkReadArray(b *testing.B) {
+	src := make([]byte, 64<<10)
+	b.Run("kept", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			buf, c := newReadArray(len(src))
+			copy(buf, src)
+			_ = c // never released: the Data keeps it until it is garbage
+		}
+	})
+	b.Run("released", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			buf, c := newReadArray(len(src))
+			copy(buf, src)
+			c.release()
+		}
+	})
+	b.Run("reused", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		buf := make([]byte, len(src))
+		for b.Loop() {
+			copy(buf, src)
+		}
+	})
+}

@@ -2,7 +2,11 @@ package gentcp_test
 
 import (
 	"encoding/binary"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,4 +143,93 @@ func TestCorkedSendsOutliveCloseAndShutdown(t *testing.T) {
 			require.NoError(t, a.Close())
 		})
 	}
+}
+
+// What the cork holds is not pending, as in OTP, where those bytes are in
+// the kernel's buffer: send_pend leaves them out, and they count against
+// neither watermark, so a stream of small sends ten times high_watermark
+// does not make a sender busy (its sends would time out) while the drain
+// has not run. The node's scheduler holds the drain until the sends are
+// done.
+func TestCorkedBytesAreNotPending(t *testing.T) {
+	drains := &heldDrains{}
+	e := newEnv(t)
+	e.cp.Exit() // newEnv's; the node is unused yet, so it may take a scheduler
+	e.client.SetScheduler(drains)
+	e.cp = e.client.NewProcess() // newEnv's cleanup exits this one
+	opts := append([]gentcp.Option{gentcp.Packet(4), gentcp.Nodelay(true),
+		gentcp.HighWatermark(256), gentcp.LowWatermark(128), gentcp.SendTimeout(time.Second)}, passive...)
+	c, a := e.connected(opts, opts...)
+
+	const msgs = 40 // 64 bytes each with the header: 10x high_watermark
+	msg := make([]byte, 60)
+	for i := range msgs {
+		binary.BigEndian.PutUint64(msg, uint64(i))
+		require.NoError(t, c.Send(msg), "send %d", i)
+	}
+	// The cork holds less than high_watermark: the send that would take
+	// it there writes the queue itself, the drain being held.
+	corked := gentcp.Queued(c)
+	require.Positive(t, corked, "the sends after the first are corked")
+	require.Less(t, corked, 256, "the cork holds more than high_watermark")
+	st, err := c.Getstat("send_pend")
+	require.NoError(t, err)
+	assert.Equal(t, []gentcp.Stat{{Name: "send_pend", Value: 0}}, st, "send_pend leaves out what the cork holds")
+
+	drains.release()
+	for i := range msgs {
+		d, err := a.Recv(0, 5*second)
+		require.NoError(t, err, "message %d", i)
+		require.Equal(t, uint64(i), binary.BigEndian.Uint64(d.Bytes), "message %d", i)
+	}
+	require.NoError(t, c.Close())
+	require.NoError(t, a.Close())
+}
+
+// heldDrains is a gentcp.Scheduler that holds every send queue's drain
+// until release, and runs every other goroutine and wait as without a
+// scheduler.
+type heldDrains struct {
+	mu   sync.Mutex
+	held []func()
+	free bool
+}
+
+func (h *heldDrains) Go(name string, _ *gentcp.Process, f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.HasSuffix(name, " drain") && !h.free {
+		h.held = append(h.held, f)
+		return
+	}
+	go f()
+}
+
+// release starts the drains held so far, and every later one at once.
+func (h *heldDrains) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.free = true
+	for _, f := range h.held {
+		go f()
+	}
+	h.held = nil
+}
+
+// Wait receives from the lowest ready channel of chs, blocking until one
+// is; nil channels are never ready.
+func (h *heldDrains) Wait(chs ...<-chan struct{}) (int, error) {
+	for i, ch := range chs {
+		select {
+		case <-ch:
+			return i, nil
+		default:
+		}
+	}
+	cases := make([]reflect.SelectCase, len(chs))
+	for i, ch := range chs {
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
+	}
+	i, _, _ := reflect.Select(cases)
+	return i, nil
 }
