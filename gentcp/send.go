@@ -77,7 +77,7 @@ func (s *Socket) send(ctx context.Context, data []byte, limit time.Duration) err
 	// high_watermark makes the port busy and waits (checked on erl: a
 	// first 16 MiB send to a peer that does not read returns ok at once).
 	cork := s.corkLocked(len(head) + len(data))
-	if s.sqLen == s.corked {
+	if s.pendingLocked() == 0 {
 		// OTP's queue is empty: what the cork holds would be in the
 		// kernel's buffer there.
 		if cork && s.corked+len(head)+len(data) < min(corkMax, s.o.highWatermark) {

@@ -146,11 +146,11 @@ func TestCorkedSendsOutliveCloseAndShutdown(t *testing.T) {
 }
 
 // What the cork holds is not pending, as in OTP, where those bytes are in
-// the kernel's buffer: send_pend leaves them out, and they count against
-// neither watermark, so a stream of small sends ten times high_watermark
-// does not make a sender busy (its sends would time out) while the drain
-// has not run. The node's scheduler holds the drain until the sends are
-// done.
+// the kernel's buffer: send_pend leaves them out, and a send behind them
+// finds the queue empty, so a stream of small sends ten times
+// high_watermark does not make a sender busy (its sends would time out)
+// while the drain has not run. The node's scheduler holds the drain until
+// the sends are done.
 func TestCorkedBytesAreNotPending(t *testing.T) {
 	drains := &heldDrains{}
 	e := newEnv(t)
